@@ -1,0 +1,5 @@
+"""The ``journeys`` command. Each sub-command group lives in its own module."""
+
+from journeys.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,24 @@
+"""Builds the ``journeys`` Typer app from the per-area command modules."""
+
+from __future__ import annotations
+
+import typer
+
+from journeys.cli import offload_commands, stack_commands, store_commands
+
+app = typer.Typer(
+    name="journeys",
+    help="Journey lookup over Kafka: store, gateway, responder, offload.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+store_commands.register(app)
+stack_commands.register(app)
+offload_commands.register(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

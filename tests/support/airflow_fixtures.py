@@ -1,0 +1,1 @@
+"""Fixtures: airflow. (filled in by its area)"""
