@@ -95,7 +95,8 @@ class ServerProcess:
         return self
 
     def _alive_and_ready(self) -> bool:
-        assert self.proc is not None and self.ready is not None
+        assert self.proc is not None
+        assert self.ready is not None
         if self.proc.poll() is not None:
             raise RuntimeError(
                 f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
