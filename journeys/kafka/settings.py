@@ -1,0 +1,83 @@
+"""Kafka client settings shared by the gateway and the responder.
+
+Two profiles of client tuning:
+
+``embedded``  the local Tansu broker of ``journeys up`` and the tests. Tansu answers a waiting
+              fetch only when ``fetch_max_wait_ms`` expires, so the wait is short (it sets the
+              latency floor of each hop) but not so short that idle consumers burn broker CPU.
+``apache``    Apache Kafka, which answers a waiting fetch as soon as data arrives: a long wait
+              costs no latency and saves requests.
+
+Every broker setting (bootstrap servers, SASL/SSL, topic names, partitions) comes from the
+environment with the prefix ``JOURNEYS_KAFKA_``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from journeys.contract import DLQ_TOPIC, REPLIES_TOPIC, REQUESTS_TOPIC
+
+Profile = Literal["embedded", "apache"]
+
+#: Fetch wait (ms) per profile; see the module docstring for why they differ.
+FETCH_MAX_WAIT_MS: dict[str, int] = {"embedded": 10, "apache": 500}
+
+
+class KafkaSettings(BaseSettings):
+    """Where the brokers are, how to authenticate, and the topics this product uses."""
+
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    profile: Profile = "embedded"
+    client_id: str = "journeys"
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    requests_topic: str = REQUESTS_TOPIC
+    replies_topic: str = REPLIES_TOPIC
+    dlq_topic: str = DLQ_TOPIC
+    partitions: int = Field(default=8, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    create_topics: bool = True
+
+    producer_linger_ms: int = Field(default=0, ge=0)
+    producer_acks: Literal["0", "1", "all"] = "1"
+    fetch_max_wait_ms: int | None = Field(default=None, ge=0)
+    request_timeout_ms: int = Field(default=5_000, ge=100)
+
+    def effective_fetch_max_wait_ms(self) -> int:
+        """The configured fetch wait, or the profile's default."""
+        if self.fetch_max_wait_ms is not None:
+            return self.fetch_max_wait_ms
+        return FETCH_MAX_WAIT_MS[self.profile]
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """aiokafka keyword arguments shared by producers, consumers and the admin client."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+            if self.ssl_certfile:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            kwargs["ssl_context"] = context
+        if self.sasl_mechanism is not None:
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            if self.sasl_password is not None:
+                kwargs["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        return kwargs
