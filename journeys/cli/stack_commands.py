@@ -1,9 +1,95 @@
-"""CLI commands of the stack area (filled in by that area)."""
+"""``journeys up``: run the whole product locally on embedded defaults."""
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from journeys.stack import EmbeddedStack, StackError, StackSettings
+
+console = Console()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack exactly like Ctrl-C
+
+
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where the store and secrets live.")] = Path(
+        "data"
+    ),
+    gateway_port: Annotated[int, typer.Option(help="HTTP API port.")] = 8000,
+    broker_port: Annotated[int, typer.Option(help="Embedded Kafka broker port.")] = 9092,
+    store_port: Annotated[int, typer.Option(help="Store server (Arrow Flight) port.")] = 8815,
+    store_metrics_port: Annotated[int, typer.Option(help="Store /metrics port.")] = 9102,
+    responder_metrics_port: Annotated[int, typer.Option(help="Responder /metrics port.")] = 9101,
+    demo_customers: Annotated[int, typer.Option(help="Customers seeded on first start.")] = 1000,
+    kafka: Annotated[
+        str | None, typer.Option(help="Use this external Kafka (bootstrap servers).")
+    ] = None,
+    store_url: Annotated[str | None, typer.Option(help="Use this external store.")] = None,
+    store_token: Annotated[
+        str | None,
+        typer.Option(help="Reader token for --store-url.", envvar="JOURNEYS_STORE_TOKEN"),
+    ] = None,
+) -> None:
+    """Start broker, store (with demo data), responder and gateway; Ctrl-C stops them all."""
+    overrides: dict[str, Any] = {
+        "data_dir": data_dir,
+        "gateway_port": gateway_port,
+        "broker_port": broker_port,
+        "store_port": store_port,
+        "store_metrics_port": store_metrics_port,
+        "responder_metrics_port": responder_metrics_port,
+        "demo_customers": demo_customers,
+        "external_kafka": kafka,
+        "external_store_url": store_url,
+        "external_store_token": store_token,
+    }
+    stack = EmbeddedStack(StackSettings(**overrides))
+    signal.signal(signal.SIGTERM, _interrupt)
+    code = 0
+    try:
+        stack.start(on_starting=lambda name: console.print(f"[dim]starting[/] {name} …"))
+        _print_ready(stack)
+        dead = stack.supervisor.watch(lambda: False)
+        if dead is not None:
+            console.print(f"[red]error:[/] {dead.name} stopped unexpectedly; see {dead.log_path}")
+            code = 1
+    except KeyboardInterrupt:
+        console.print("stopping …")
+    except StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop(on_stopping=lambda name: console.print(f"[dim]stopped[/] {name}"))
+    raise typer.Exit(code)
+
+
+def _print_ready(stack: EmbeddedStack) -> None:
+    urls = stack.urls
+    lines = [
+        f"API        {urls.api}",
+        f"API docs   {urls.docs}",
+        f"Demo page  {urls.api}/",
+        f"Ops page   {urls.api}/ops",
+        f"API key    {urls.api_key}",
+        f"Logs       {stack.logs}",
+    ]
+    console.print(Panel("\n".join(lines), title="journeys is up", expand=False))
+    console.print("Try it (Ctrl-C stops everything):")
+    # Plain print: rich would wrap a long line, and this one is meant to be pasted whole.
+    print(urls.curl, flush=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the ``journeys`` app."""
+    """Add ``journeys up`` to the app."""
+    app.command()(up)

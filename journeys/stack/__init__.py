@@ -1,0 +1,15 @@
+"""The embedded local stack behind ``journeys up``."""
+
+from journeys.stack.embedded_stack import EmbeddedStack, StackSecrets, StackSettings, StackUrls
+from journeys.stack.errors import StackError
+from journeys.stack.supervisor import Child, Supervisor
+
+__all__ = [
+    "Child",
+    "EmbeddedStack",
+    "StackError",
+    "StackSecrets",
+    "StackSettings",
+    "StackUrls",
+    "Supervisor",
+]
