@@ -1,0 +1,95 @@
+"""Factories for aiokafka producers and consumers tuned by the settings' profile.
+
+Both sides of the request path build their clients here so that a profile change (embedded
+Tansu vs Apache Kafka) reaches every client. The clients are returned unstarted: the caller
+owns them with ``async with`` (aiokafka clients are async context managers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.group import LeaveGroupRequest
+
+from journeys.kafka.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+def producer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
+    """aiokafka producer keyword arguments for ``settings``; ``role`` names the client."""
+    acks: int | str = "all" if settings.producer_acks == "all" else int(settings.producer_acks)
+    return {
+        "client_id": f"{settings.client_id}-{role}",
+        "acks": acks,
+        "linger_ms": settings.producer_linger_ms,
+        # Tansu answers InitProducerId with UnknownError, so idempotence stays off on both
+        # profiles; at-least-once delivery plus idempotent lookups make it unnecessary.
+        "enable_idempotence": False,
+        **settings.connection_kwargs(),
+    }
+
+
+def consumer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
+    """aiokafka consumer keyword arguments for ``settings`` (manual commits, profile waits)."""
+    return {
+        "client_id": f"{settings.client_id}-{role}",
+        "fetch_max_wait_ms": settings.effective_fetch_max_wait_ms(),
+        "session_timeout_ms": settings.effective_session_timeout_ms(),
+        "heartbeat_interval_ms": settings.effective_heartbeat_interval_ms(),
+        "enable_auto_commit": False,
+        **settings.connection_kwargs(),
+    }
+
+
+def create_producer(settings: KafkaSettings, *, role: str) -> AIOKafkaProducer:
+    """An unstarted producer for ``settings``."""
+    return AIOKafkaProducer(**producer_kwargs(settings, role=role))
+
+
+def create_consumer(
+    settings: KafkaSettings,
+    *topics: str,
+    role: str,
+    group_id: str | None = None,
+    auto_offset_reset: str = "earliest",
+    max_poll_records: int | None = None,
+) -> AIOKafkaConsumer:
+    """An unstarted consumer: group-managed on ``topics`` when ``group_id`` is given,
+    otherwise for manual ``assign()``. Offsets are committed explicitly by the caller."""
+    return AIOKafkaConsumer(
+        *topics,
+        group_id=group_id,
+        auto_offset_reset=auto_offset_reset,
+        max_poll_records=max_poll_records,
+        **consumer_kwargs(settings, role=role),
+    )
+
+
+async def leave_group(consumer: AIOKafkaConsumer, timeout_s: float = 2.0) -> None:
+    """Leave the consumer group now, before ``consumer.stop()``; best effort, bounded.
+
+    aiokafka only sends LeaveGroup when the generation is above 0, because Apache Kafka
+    numbers generations from 1. Tansu numbers them from 0, so a member of a group's first
+    generation would otherwise keep its partitions until its session times out. Later
+    generations (and Apache Kafka) are left by ``stop()`` itself.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None or getattr(coordinator, "generation", None) != 0:
+        return
+    member_id = getattr(coordinator, "member_id", "")
+    if not member_id or coordinator.group_id is None:
+        return
+    try:
+        async with asyncio.timeout(timeout_s):
+            await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member_id))
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("leaving group %s failed: %s", coordinator.group_id, exc)
+        return
+    # Forget the membership so stop() does not try (or commit) with a dead generation.
+    coordinator.reset_generation()
+    log.info("left group %s", coordinator.group_id)
