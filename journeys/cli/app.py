@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from journeys.cli import offload_commands, stack_commands, store_commands
+from journeys.cli import (
+    gateway_commands,
+    offload_commands,
+    responder_commands,
+    stack_commands,
+    store_commands,
+)
 
 app = typer.Typer(
     name="journeys",
@@ -17,6 +23,8 @@ app = typer.Typer(
 store_commands.register(app)
 stack_commands.register(app)
 offload_commands.register(app)
+gateway_commands.register(app)
+responder_commands.register(app)
 
 
 def main() -> None:

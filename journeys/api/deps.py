@@ -1,0 +1,62 @@
+"""Dependencies of the routes, as ``Annotated`` aliases used as parameter types."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Final
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from journeys.api.metrics import GatewayMetrics
+from journeys.api.requester import Requester
+from journeys.api.state import GatewayState
+
+API_KEY_HEADER: Final = "X-API-Key"
+
+_api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="One of the gateway's API keys (ask the platform team). Required on /v1/*.",
+)
+
+
+def get_state(request: Request) -> GatewayState:
+    """The running gateway's state."""
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+StateDep = Annotated[GatewayState, Depends(get_state)]
+
+
+def get_requester(state: StateDep) -> Requester:
+    """The requester that sends lookups over Kafka."""
+    return state.requester
+
+
+def get_metrics(state: StateDep) -> GatewayMetrics:
+    """This app's metrics."""
+    return state.metrics
+
+
+def require_api_key(
+    state: StateDep, supplied: Annotated[str | None, Security(_api_key_scheme)]
+) -> None:
+    """401 unless ``X-API-Key`` matches one of the configured keys (constant-time)."""
+    if not supplied:
+        raise HTTPException(
+            status_code=401, detail=f"missing API key: send it in the {API_KEY_HEADER} header"
+        )
+    candidate = supplied.encode()
+    matched = False
+    # Compare against every key, without stopping early, so timing says nothing about which.
+    for key in state.api_keys:
+        matched |= hmac.compare_digest(candidate, key)
+    if not matched:
+        raise HTTPException(status_code=401, detail="invalid API key")
+
+
+RequesterDep = Annotated[Requester, Depends(get_requester)]
+MetricsDep = Annotated[GatewayMetrics, Depends(get_metrics)]
+ApiKeyDep = Depends(require_api_key)

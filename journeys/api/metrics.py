@@ -1,0 +1,91 @@
+"""Prometheus metrics of one gateway app, served at ``/metrics`` by the app itself.
+
+Each app gets its own :class:`~prometheus_client.CollectorRegistry`, so several apps (tests, two
+gateways in one process) never clash. Route labels are route templates, never raw paths, so
+customer ids do not explode the label space.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+#: Latency buckets (seconds): fine below 50 ms where the service lives, coarse up to deadlines.
+LATENCY_BUCKETS: Final = (
+    0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075,
+    0.1, 0.25, 0.5, 1.0, 2.0, 5.0,
+)  # fmt: skip
+
+#: Why a request was shed, by HTTP status.
+SHED_REASONS: Final = {429: "overloaded", 503: "unavailable", 504: "deadline"}
+
+
+class GatewayMetrics:
+    """The gateway's counters, gauges and histograms in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "journeys_gateway_requests",
+            "HTTP requests answered, by route template and status code.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "journeys_gateway_request_duration_seconds",
+            "End-to-end time from request arrival to response start, by route template.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "journeys_gateway_in_flight_requests",
+            "Lookups awaiting their Kafka reply right now.",
+            registry=self.registry,
+        )
+        self.shed = Counter(
+            "journeys_gateway_shed_requests",
+            "Lookups answered 429 (overloaded), 503 (unavailable) or 504 (deadline).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.replies = Counter(
+            "journeys_gateway_replies",
+            "Replies matched to a waiting request.",
+            registry=self.registry,
+        )
+        self.dropped_replies = Counter(
+            "journeys_gateway_dropped_replies",
+            "Replies dropped: late (request gone), unknown (never sent here), duplicate, "
+            "or without a correlation id.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in SHED_REASONS.values():
+            self.shed.labels(reason)
+        for reason in ("late", "unknown", "duplicate", "uncorrelated"):
+            self.dropped_replies.labels(reason)
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        """Count one answered HTTP request."""
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def count_shed(self, status: int) -> None:
+        """Count a lookup answered 429, 503 or 504 (other statuses are ignored)."""
+        reason = SHED_REASONS.get(status)
+        if reason is not None:
+            self.shed.labels(reason).inc()
+
+    def count_reply(self, outcome: str) -> None:
+        """Count one reply from the replies partition: ``matched`` or a drop reason."""
+        if outcome == "matched":
+            self.replies.inc()
+        else:
+            self.dropped_replies.labels(outcome).inc()
+
+    def exposition(self) -> bytes:
+        """The text exposition format of every metric in this registry."""
+        return generate_latest(self.registry)

@@ -1,0 +1,79 @@
+"""ReplyRouter: replies resolve their request; late, duplicate and unknown ones are counted."""
+
+from __future__ import annotations
+
+import asyncio
+
+from journeys.api.reply_router import ReplyRouter, correlation_id_of
+
+
+def counting_router(capacity: int = 100) -> tuple[ReplyRouter, list[str]]:
+    outcomes: list[str] = []
+    return ReplyRouter(on_reply=outcomes.append, recent_capacity=capacity), outcomes
+
+
+async def test_a_reply_resolves_the_request_with_its_value() -> None:
+    router, outcomes = counting_router()
+    future = router.expect("c1")
+
+    assert router.deliver("c1", b"value") == "matched"
+    assert await asyncio.wait_for(future, 1) == b"value"
+    assert outcomes == ["matched"]
+
+
+async def test_a_second_reply_is_a_duplicate_before_and_after_the_request_finishes() -> None:
+    router, outcomes = counting_router()
+    router.expect("c1")
+    router.deliver("c1", b"first")
+
+    assert router.deliver("c1", b"again") == "duplicate"
+    router.forget("c1")
+    assert router.deliver("c1", b"third") == "duplicate"
+    assert outcomes == ["matched", "duplicate", "duplicate"]
+
+
+async def test_a_reply_after_the_request_gave_up_is_late() -> None:
+    router, _ = counting_router()
+    future = router.expect("c1")
+    router.forget("c1")
+
+    assert future.cancelled()
+    assert router.deliver("c1", b"value") == "late"
+    assert router.pending == 0
+
+
+async def test_replies_never_sent_here_or_without_id_are_unknown_or_uncorrelated() -> None:
+    router, outcomes = counting_router()
+
+    assert router.deliver("someone-else", b"x") == "unknown"
+    assert router.deliver(None, b"x") == "uncorrelated"
+    assert outcomes == ["unknown", "uncorrelated"]
+
+
+async def test_finished_ids_are_remembered_only_up_to_the_capacity() -> None:
+    router, _ = counting_router(capacity=2)
+    for name in ("a", "b", "c"):
+        router.expect(name)
+        router.forget(name)
+
+    assert router.deliver("a", b"x") == "unknown"
+    assert router.deliver("c", b"x") == "late"
+
+
+async def test_cancel_all_gives_up_every_waiting_request() -> None:
+    router, _ = counting_router()
+    futures = [router.expect(name) for name in ("a", "b")]
+
+    router.cancel_all()
+
+    assert all(future.cancelled() for future in futures)
+    assert router.pending == 0
+
+
+def test_correlation_id_is_read_from_the_record_headers() -> None:
+    headers = [("traceparent", b"00-x"), ("correlation-id", b"abc123")]
+
+    assert correlation_id_of(headers) == "abc123"
+    assert correlation_id_of([("correlation-id", b"\xff\xfe")]) is None
+    assert correlation_id_of(None) is None
+    assert correlation_id_of([("correlation-id", b"")]) is None
