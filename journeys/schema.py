@@ -104,3 +104,14 @@ def create_table_sql(table: str = TABLE_NAME) -> str:
     ]
     body = ",\n".join([*columns, *checks, f"    PRIMARY KEY ({', '.join(PRIMARY_KEY)})"])
     return f"CREATE TABLE IF NOT EXISTS {table} (\n{body}\n)"
+
+
+def conform_to_journey_schema(table: pa.Table) -> pa.Table:
+    """``table`` with exactly :data:`JOURNEY_SCHEMA` (column order, types, nullability, metadata).
+
+    Query results from DuckDB carry nullable fields and its own time-zone spelling
+    (``Etc/UTC``); this casts them to the one schema every consumer expects. Raises
+    ``KeyError`` for a missing column and ``pyarrow.ArrowInvalid`` for values that do not fit.
+    """
+    columns = [table.column(name) for name in COLUMN_NAMES]
+    return pa.Table.from_arrays(columns, names=list(COLUMN_NAMES)).cast(JOURNEY_SCHEMA)
