@@ -6,16 +6,17 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from journeys.store.client import StoreClient
-from journeys.store.errors import StoreError
-from journeys.store.settings import StoreClientSettings, StoreServerSettings
+# Store modules are imported inside the commands: every process (the gateway too) builds this
+# CLI, and the gateway's process must never load store code (a test checks sys.modules).
+if TYPE_CHECKING:
+    from journeys.store.client import StoreClient
 
 store_app = typer.Typer(help="The journey store server.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -46,6 +47,9 @@ def _settings_error(exc: ValidationError) -> str:
 
 @contextmanager
 def _client(url: str, token: str, root_cert: Path | None) -> Iterator[StoreClient]:
+    from journeys.store.errors import StoreError
+    from journeys.store.settings import StoreClientSettings
+
     try:
         settings = StoreClientSettings(url=url, token=SecretStr(token), tls_root_cert=root_cert)
     except ValidationError as exc:
@@ -67,6 +71,7 @@ def serve(
 ) -> None:
     """Run the store server (tokens, TLS and tuning from JOURNEYS_STORE_* variables)."""
     from journeys.store.server import serve as run
+    from journeys.store.settings import StoreServerSettings
 
     overrides: dict[str, Any] = {
         key: value
@@ -101,6 +106,7 @@ def load(
     batch_rows: int = typer.Option(50_000, min=1, help="Rows per upsert batch."),
 ) -> None:
     """Validate and load journeys into the store; bad rows go to a rejects file."""
+    from journeys.store.errors import StoreError
     from journeys.store.loader import LoaderError, load_files
 
     for path in files:
@@ -135,6 +141,7 @@ def seed(
 ) -> None:
     """Load deterministic demo journeys into the store (writer token)."""
     from journeys.store.demo_data import generate_journeys
+    from journeys.store.errors import StoreError
 
     total = 0
     with _client(store_url, token, tls_root_cert) as client, _progress() as progress:

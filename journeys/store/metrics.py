@@ -25,12 +25,14 @@ class _TableCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         counts = self._counts()
-        rows = GaugeMetricFamily("store_rows", "Rows in the journeys table", labels=["status"])
+        rows = GaugeMetricFamily(
+            "journeys_store_rows", "Rows in the journeys table", labels=["status"]
+        )
         rows.add_metric(["open"], counts.rows_open)
         rows.add_metric(["closed"], counts.rows_closed)
         yield rows
         yield GaugeMetricFamily(
-            "store_db_bytes", "Size of the database and WAL files", value=counts.db_bytes
+            "journeys_store_db_bytes", "Size of the database and WAL files", value=counts.db_bytes
         )
 
 
@@ -40,17 +42,20 @@ class StoreMetrics:
     def __init__(self, counts: Callable[[], TableCounts] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "store_call_seconds",
+            "journeys_store_call_seconds",
             "Store call latency by operation",
             ["operation"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.rows = Counter(
-            "store_rows_processed", "Rows by operation", ["operation"], registry=self.registry
+            "journeys_store_rows_processed",
+            "Rows by operation",
+            ["operation"],
+            registry=self.registry,
         )
         self.errors = Counter(
-            "store_errors", "Failed calls by kind", ["kind"], registry=self.registry
+            "journeys_store_errors", "Failed calls by kind", ["kind"], registry=self.registry
         )
         if counts is not None:
             self.registry.register(_TableCollector(counts))

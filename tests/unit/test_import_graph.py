@@ -81,3 +81,25 @@ def test_the_ast_check_would_catch_a_store_import(tmp_path: Path) -> None:
     found = _imported_modules(fake, located_at=sample)
     assert "journeys.store" in found
     assert "journeys.store.client" in found
+
+
+def test_the_gateway_process_loads_no_store_code_and_has_no_store_settings() -> None:
+    """What ``journeys gateway serve`` loads: the whole CLI, the settings and the app."""
+    code = (
+        "import os, sys\n"
+        "os.environ['JOURNEYS_GATEWAY_API_KEYS'] = 'k3y-for-the-import-graph-test'\n"
+        "from journeys.cli.app import app\n"
+        "from journeys.api import GatewaySettings, create_app\n"
+        "settings = GatewaySettings()\n"
+        "create_app(settings)\n"
+        "loaded = sorted(m for m in sys.modules\n"
+        "                if m.split('.')[:2] in (['journeys', 'store'], ['journeys', 'offload']))\n"
+        "fields = [name for name in settings.model_dump() if 'store' in name]\n"
+        "fields += [name for name in settings.kafka.model_dump() if 'store' in name]\n"
+        "print(','.join(loaded + fields))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
