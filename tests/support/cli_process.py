@@ -64,6 +64,7 @@ class LineReader:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        self._drain()
 
     def _drain(self) -> None:
         self._thread.join(timeout=5)
@@ -71,6 +72,8 @@ class LineReader:
             try:
                 line = self.lines.get_nowait()
             except queue.Empty:
-                return
+                break
             if line is not None:
                 self.seen.append(line)
+        if self.proc.stdout is not None and not self._thread.is_alive():
+            self.proc.stdout.close()
