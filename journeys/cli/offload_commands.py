@@ -1,9 +1,204 @@
-"""CLI commands of the offload area (filled in by that area)."""
+"""CLI commands of the offload area.
+
+``journeys offload nightly`` / ``journeys offload housekeeping`` run the jobs with progress bars
+and a summary; ``journeys catalog`` writes the analysts' DuckDB catalog; ``journeys sql`` runs a
+query against it. Settings come from ``JOURNEYS_OFFLOAD_*`` (see ``OffloadSettings``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from journeys.offload import JobSummary, OffloadSettings
+
+offload_app = typer.Typer(
+    help="Offload the store to the Parquet lake (nightly snapshot, weekend housekeeping).",
+    no_args_is_help=True,
+)
+_out = Console()
+_err = Console(stderr=True)
+
+RunDate = Annotated[
+    datetime | None,
+    typer.Option("--date", formats=["%Y-%m-%d"], help="Run date (default: today, UTC)."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    return typer.Exit(code=1)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn the errors a user can act on into one line and exit code 1 (no traceback)."""
+    from journeys.offload import OffloadError
+    from journeys.store.errors import StoreError
+
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise _fail(
+            f"invalid offload settings (JOURNEYS_OFFLOAD_*): {where}: {first['msg']}"
+        ) from None
+    except StoreError as exc:
+        raise _fail(f"store: {exc}") from None
+    except OffloadError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _settings() -> OffloadSettings:
+    from journeys.offload import OffloadSettings
+
+    return OffloadSettings()
+
+
+class _RichObserver:
+    """Draws one progress bar per step of a job."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def step(self, name: str, total: int | None) -> None:
+        self._complete()
+        self.task = self.progress.add_task(name, total=total)
+
+    def advance(self, rows: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, rows)
+
+    def checkpoint(self, name: str) -> None:
+        self._complete()
+
+    def _complete(self) -> None:
+        if self.task is not None:
+            task = self.progress.tasks[self.task]
+            total = task.total if task.total is not None else task.completed or 1
+            self.progress.update(self.task, total=total, completed=total)
+
+
+def _run_with_progress(job: Callable[[_RichObserver], JobSummary]) -> JobSummary:
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_out, transient=False) as progress:
+        observer = _RichObserver(progress)
+        summary = job(observer)
+        observer.checkpoint("done")
+    return summary
+
+
+def _print_summary(summary: JobSummary) -> None:
+    table = Table(title=f"offload {summary.job}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("rows", f"{summary.rows:,}")
+    table.add_row("bytes", f"{summary.bytes:,} ({summary.bytes / 1e6:,.1f} MB)")
+    table.add_row("seconds", f"{summary.seconds:,.2f}")
+    table.add_row("rows/s", f"{summary.rows_per_s:,.0f}")
+    table.add_row("MB/s", f"{summary.mb_per_s:,.1f}")
+    for key, value in summary.details.items():
+        table.add_row(key.replace("_", " "), str(value))
+    _out.print(table)
+
+
+def _as_date(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@offload_app.command("nightly")
+def nightly(
+    run_date: RunDate = None,
+    force: Annotated[
+        bool, typer.Option(help="Take a fresh snapshot even if this date is published.")
+    ] = False,
+) -> None:
+    """Snapshot the open journeys to journeys_open: write → audit → publish → clean."""
+    from journeys.offload import run_nightly
+
+    with _one_line_errors():
+        settings = _settings()
+        summary = _run_with_progress(
+            lambda observer: run_nightly(
+                settings, _as_date(run_date), force=force, observer=observer
+            )
+        )
+    _print_summary(summary)
+
+
+@offload_app.command("housekeeping")
+def housekeeping(run_date: RunDate = None) -> None:
+    """Move closed journeys from the store to journeys_closed: write → audit → purge."""
+    from journeys.offload import run_housekeeping
+
+    with _one_line_errors():
+        settings = _settings()
+        summary = _run_with_progress(
+            lambda observer: run_housekeeping(settings, _as_date(run_date), observer=observer)
+        )
+    _print_summary(summary)
+
+
+def catalog() -> None:
+    """Write the analysts' DuckDB catalog (views journeys_open, journeys_closed, journeys_all)."""
+    from journeys.offload import build_catalog
+
+    with _one_line_errors():
+        info = build_catalog(_settings())
+    _out.print(
+        f"catalog {info.path}: journeys_open ({info.open_files} files), "
+        f"journeys_closed ({info.closed_files} files), journeys_all"
+    )
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def sql(
+    query: Annotated[str, typer.Argument(help="A SQL query over the catalog's views.")],
+    limit: Annotated[int, typer.Option(min=1, help="Print at most this many rows.")] = 100,
+) -> None:
+    """Run a SQL query against the analysts' catalog and print the result as a table."""
+    from journeys.offload import catalog_path, run_query
+
+    with _one_line_errors():
+        result = run_query(catalog_path(_settings()), query)
+    table = Table(caption=f"{result.num_rows:,} rows")
+    for name in result.column_names:
+        table.add_column(name, overflow="fold")
+    for row in result.slice(0, limit).to_pylist():
+        table.add_row(*(_cell(value) for value in row.values()))
+    _out.print(table)
+    if result.num_rows > limit:
+        _out.print(f"(first {limit} of {result.num_rows:,} rows shown; use --limit)")
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the ``journeys`` app."""
+    app.add_typer(offload_app, name="offload")
+    app.command("catalog")(catalog)
+    app.command("sql")(sql)

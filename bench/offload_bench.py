@@ -1,0 +1,127 @@
+"""Offload throughput: seed N journeys into a real store server, run both jobs, print a table.
+
+    .venv/bin/python bench/offload_bench.py [--journeys 5000000] [--runs 3]
+
+Baseline (same process, same store): draining the store's snapshot scan without writing
+anything — the ceiling any offload can reach. Each job's rows/s is reported against it.
+The nightly snapshot runs ``--runs`` times (``force``: a fresh snapshot each time; medians and
+min/max are shown); housekeeping moves the closed rows out of the store, so it runs once.
+Target on a 2-core machine: ≥ 1M rows/s for the nightly snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from journeys.offload import JobSummary, run_housekeeping, run_nightly
+from journeys.store import generate_journeys
+from tests.support.offload_lake import ANCHOR, offload_settings
+from tests.support.offload_store import private_store
+
+RUN_DATE = date(2026, 11, 21)
+
+
+def _drain_scan(url: str, token: str, status: str) -> tuple[int, float]:
+    from journeys.store import StoreClient
+
+    started = time.perf_counter()
+    rows = 0
+    with StoreClient(url, token, timeout=60) as client:
+        for batch in client.scan(status=status):
+            rows += batch.num_rows
+    return rows, time.perf_counter() - started
+
+
+def main() -> None:
+    """Seed, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--journeys", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    console = Console()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="offload-bench-") as tmp,
+        private_store(Path(tmp)) as store,
+    ):
+        root = Path(tmp)
+        settings = offload_settings(root, url=store.url, token=store.tokens["offloader"])
+        settings = settings.model_copy(update={"row_group_size": 1_000_000})
+        started = time.perf_counter()
+        seeded = 0
+        with store.client("writer") as writer:
+            for table in generate_journeys(args.journeys // 5, seed=42, anchor=ANCHOR):
+                seeded += writer.upsert(table)
+        seed_s = time.perf_counter() - started
+        console.print(f"seeded {seeded:,} journeys in {seed_s:.1f}s ({seeded / seed_s:,.0f}/s)")
+
+        token = store.tokens["offloader"]
+        baseline = [_drain_scan(store.url, token, "open") for _ in range(args.runs)]
+        nightly: list[JobSummary] = [
+            run_nightly(settings, RUN_DATE, force=True) for _ in range(args.runs)
+        ]
+        closed_baseline = _drain_scan(store.url, token, "closed")
+        housekeeping = run_housekeeping(settings, RUN_DATE)
+
+    base_rate = statistics.median(rows / seconds for rows, seconds in baseline)
+    closed_rate = closed_baseline[0] / closed_baseline[1]
+    table = Table(title=f"offload throughput, {seeded:,} journeys seeded (2 cores)")
+    for column in ("what", "rows", "seconds", "rows/s (median)", "min-max rows/s", "MB/s",
+                   "vs scan baseline"):  # fmt: skip
+        table.add_column(column, justify="right" if column != "what" else "left")
+    rates = [run.rows_per_s for run in nightly]
+    table.add_row(
+        "baseline: drain open scan",
+        f"{baseline[0][0]:,}",
+        f"{statistics.median(s for _, s in baseline):.2f}",
+        f"{base_rate:,.0f}",
+        "",
+        "",
+        "1.00",
+    )
+    median_run = sorted(nightly, key=lambda run: run.rows_per_s)[len(nightly) // 2]
+    table.add_row(
+        f"nightly snapshot ({args.runs} runs)",
+        f"{median_run.rows:,}",
+        f"{statistics.median(run.seconds for run in nightly):.2f}",
+        f"{statistics.median(rates):,.0f}",
+        f"{min(rates):,.0f}-{max(rates):,.0f}",
+        f"{statistics.median(run.mb_per_s for run in nightly):,.1f}",
+        f"{statistics.median(rates) / base_rate:.2f}",
+    )
+    table.add_row(
+        "baseline: drain closed scan",
+        f"{closed_baseline[0]:,}",
+        f"{closed_baseline[1]:.2f}",
+        f"{closed_rate:,.0f}",
+        "",
+        "",
+        "1.00",
+    )
+    table.add_row(
+        "weekend housekeeping (1 run)",
+        f"{housekeeping.rows:,}",
+        f"{housekeeping.seconds:.2f}",
+        f"{housekeeping.rows_per_s:,.0f}",
+        "",
+        f"{housekeeping.mb_per_s:,.1f}",
+        f"{housekeeping.rows_per_s / closed_rate:.2f}",
+    )
+    console.print(table)
+    target = "met" if statistics.median(rates) >= 1_000_000 else "NOT met"
+    console.print(f"nightly target ≥ 1,000,000 rows/s: {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The nightly offload DAG: a snapshot of the open journeys to the Parquet lake."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, Connection, Variable, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from journeys.offload import (
+    OffloadSettings,
+    audit_open_snapshot,
+    clean_open_snapshots,
+    publish_open_snapshot,
+    settings_with_overrides,
+    write_open_snapshot,
+)
+
+OPEN_SNAPSHOT = Asset(name="journeys_open")
+
+
+def _settings() -> OffloadSettings:
+    """Connection ``journeys_store`` and variable ``journeys_lake_uri`` win over the env.
+
+    Called inside tasks only: reading connections and variables is I/O.
+    """
+    try:
+        conn = Connection.get("journeys_store")
+    except AirflowNotFoundException:
+        return settings_with_overrides(lake_uri=Variable.get("journeys_lake_uri", default=None))
+    return settings_with_overrides(
+        store_host=conn.host,
+        store_port=conn.port,
+        store_token=conn.password,
+        store_extra=conn.extra_dejson,
+        lake_uri=Variable.get("journeys_lake_uri", default=None),
+    )
+
+
+@dag(
+    dag_id="journeys_nightly_offload",
+    schedule="0 2 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    tags=["journeys", "offload"],
+)
+def journeys_nightly_offload() -> None:
+    """
+    ### Journeys: nightly snapshot of the open journeys
+
+    Every night at 02:00 UTC the open journeys are copied from the store, as of one
+    consistent snapshot, into a new Parquet snapshot of `journeys_open` in the lake:
+
+    1. **write** — scan the open rows at one snapshot, write Parquet (zstd) into
+       `journeys_open/snapshots/<date>-<run>/` with a manifest;
+    2. **audit** — row count equals the store's count at that snapshot, schema equals the
+       store's, primary key unique;
+    3. **publish** — switch the `journeys_open/_current.json` pointer atomically and rebuild
+       the analysts' catalog; emits an event of the asset `journeys_open`;
+    4. **clean** — only then delete the previous snapshots.
+
+    Tasks pass the snapshot's path by XCom and call `journeys.offload`; every task may be
+    retried, and rerunning a date that is already published changes nothing. Settings:
+    connection `journeys_store` (password = offloader token), variable `journeys_lake_uri`,
+    else `JOURNEYS_OFFLOAD_*`.
+    Schedule analysts' DAGs on `Asset("journeys_open")` to run on fresh data.
+    """
+
+    @task
+    def write() -> str:
+        """Scan the open journeys and write a new snapshot; returns its path in the lake."""
+        context = get_current_context()
+        when = context.get("logical_date") or context["dag_run"].run_after
+        return write_open_snapshot(_settings(), when.date()).path
+
+    @task
+    def audit(path: str) -> str:
+        """Check the snapshot against the store's row count and schema, and its key."""
+        return audit_open_snapshot(_settings(), path)
+
+    @task(outlets=[OPEN_SNAPSHOT])
+    def publish(path: str) -> str:
+        """Switch the journeys_open pointer to the snapshot."""
+        published = publish_open_snapshot(_settings(), path)
+        get_current_context()["outlet_events"][OPEN_SNAPSHOT].extra = {"snapshot": published}
+        return published
+
+    @task
+    def clean(path: str) -> list[str]:
+        """Delete the snapshots that are no longer published."""
+        return clean_open_snapshots(_settings(), path)
+
+    # TaskFlow calls return XComArgs, resolved to the return values at run time.
+    clean(publish(audit(write())))  # type: ignore[arg-type]
+
+
+journeys_nightly_offload()

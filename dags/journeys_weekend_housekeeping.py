@@ -1,0 +1,104 @@
+"""The weekend housekeeping DAG: closed journeys move from the store to the Parquet lake."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, Connection, Variable, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+
+from journeys.offload import (
+    OffloadSettings,
+    audit_closed_part,
+    purge_closed_part,
+    settings_with_overrides,
+    write_closed_part,
+)
+
+CLOSED_TABLE = Asset(name="journeys_closed")
+
+
+def _settings() -> OffloadSettings:
+    """Connection ``journeys_store`` and variable ``journeys_lake_uri`` win over the env.
+
+    Called inside tasks only: reading connections and variables is I/O.
+    """
+    try:
+        conn = Connection.get("journeys_store")
+    except AirflowNotFoundException:
+        return settings_with_overrides(lake_uri=Variable.get("journeys_lake_uri", default=None))
+    return settings_with_overrides(
+        store_host=conn.host,
+        store_port=conn.port,
+        store_token=conn.password,
+        store_extra=conn.extra_dejson,
+        lake_uri=Variable.get("journeys_lake_uri", default=None),
+    )
+
+
+@dag(
+    dag_id="journeys_weekend_housekeeping",
+    schedule="0 3 * * 6",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=10)},
+    tags=["journeys", "offload"],
+)
+def journeys_weekend_housekeeping() -> None:
+    """
+    ### Journeys: weekend housekeeping of the closed journeys
+
+    Every Saturday at 03:00 UTC the closed journeys leave the store for the Parquet table
+    `journeys_closed`:
+
+    1. **write** — first finish any part an earlier run left half done (from its manifest,
+       never rescanning), then scan the closed rows at one snapshot and write them as the
+       next part of this ISO week's partition, `journeys_closed/week=YYYY-Www/part-N.parquet`;
+    2. **audit** — row count equals the store's count at that snapshot, schema equals the
+       store's, primary key unique, every row closed;
+    3. **purge** — delete exactly the written keys from the store, and only rows not updated
+       after the snapshot (a journey re-opened or changed since stays in the store and leaves
+       the part); then commit the part and rebuild the analysts' catalog. Emits an event of
+       the asset `journeys_closed`.
+
+    Every journey is in exactly one of {store, `journeys_closed`}; a crash at any step and a
+    rerun keep it so. Tasks pass the part's path by XCom; retries are safe. Settings:
+    connection `journeys_store` (password = offloader token), variable `journeys_lake_uri`,
+    else `JOURNEYS_OFFLOAD_*`.
+    """
+
+    @task
+    def write() -> str:
+        """Write the store's closed journeys as this week's next part; returns its path."""
+        context = get_current_context()
+        when = context.get("logical_date") or context["dag_run"].run_after
+        written = write_closed_part(_settings(), when.date())
+        if written.path is None:
+            raise AirflowSkipException("no closed journeys in the store")
+        return written.path
+
+    @task
+    def audit(path: str) -> str:
+        """Check the part against the store's row count and schema, and its key."""
+        return audit_closed_part(_settings(), path)
+
+    @task(outlets=[CLOSED_TABLE])
+    def purge(path: str) -> dict[str, Any]:
+        """Delete the part's rows from the store and commit the part."""
+        purged = purge_closed_part(_settings(), path)
+        result: dict[str, Any] = {
+            "part": purged.path,
+            "purged": purged.purged,
+            "kept_in_store": purged.kept_in_store,
+        }
+        get_current_context()["outlet_events"][CLOSED_TABLE].extra = result
+        return result
+
+    # TaskFlow calls return XComArgs, resolved to the return values at run time.
+    purge(audit(write()))  # type: ignore[arg-type]
+
+
+journeys_weekend_housekeeping()

@@ -1,0 +1,135 @@
+"""SIGKILL a job at each step boundary, rerun it, and check the invariant.
+
+The job runs as a subprocess (``tests.support.offload_crash_runner``) that kills itself at the
+chosen boundary; the rerun is the real CLI. For housekeeping, two closed journeys are changed
+in the store right after the job's snapshot (one re-opened, one updated), so the crash points
+between purge and commit really have rows the store must keep.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from journeys.offload import (
+    HOUSEKEEPING_CHECKPOINTS,
+    NIGHTLY_CHECKPOINTS,
+    Lake,
+    OffloadSettings,
+    read_pointer,
+    run_housekeeping,
+    run_nightly,
+)
+from journeys.offload.closed_table import parts
+from journeys.offload.lake import is_temporary
+from journeys.offload.open_table import SNAPSHOTS
+from tests.support.offload_lake import (
+    assert_invariant,
+    by_key,
+    closed_table,
+    demo_rows,
+    open_table,
+    reopen_and_change,
+)
+from tests.support.offload_store import PrivateStore
+from tests.support.processes import journeys_command
+
+pytestmark = pytest.mark.integration
+
+RUN_DATE = date(2026, 11, 21)
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _crash(job: str, crash_at: str, env: dict[str, str], *extra: str) -> None:
+    argv = [sys.executable, "-m", "tests.support.offload_crash_runner", job, str(RUN_DATE)]
+    result = _run([*argv, crash_at, *extra], env)
+    assert result.returncode == -signal.SIGKILL, result.stdout + result.stderr
+    assert f"checkpoint {crash_at}" in result.stdout
+
+
+def _rerun(job: str, env: dict[str, str]) -> None:
+    result = _run(journeys_command("offload", job, "--date", str(RUN_DATE)), env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _no_temporaries(root: Path) -> None:
+    assert [p for p in root.rglob("*") if is_temporary(p.name)] == []
+
+
+@pytest.mark.parametrize("crash_at", NIGHTLY_CHECKPOINTS)
+def test_nightly_after_a_kill_at_each_boundary_and_a_rerun_publishes_one_whole_snapshot(
+    crash_at: str, store: PrivateStore, lake: Lake, offload_env: dict[str, str]
+) -> None:
+    store.upsert(demo_rows(60))
+    _crash("nightly", crash_at, offload_env)
+    _rerun("nightly", offload_env)
+
+    rows = store.rows()
+    assert by_key(open_table(lake)) == by_key(rows.filter(pc.equal(rows["status"], "open")))
+    pointer = read_pointer(lake)
+    assert pointer is not None
+    assert lake.list_dir(lake.path(SNAPSHOTS), dirs=True) == [pointer["path"].split("/")[-1]]
+    _no_temporaries(Path(lake.root))
+
+
+@pytest.mark.parametrize("crash_at", HOUSEKEEPING_CHECKPOINTS)
+def test_housekeeping_after_a_kill_at_each_boundary_and_a_rerun_keeps_the_invariant(
+    crash_at: str,
+    store: PrivateStore,
+    lake: Lake,
+    offload_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    before = store.upsert(demo_rows(60))
+    changed = reopen_and_change(before.filter(pc.equal(before["status"], "closed")))
+    mutation = tmp_path / "mutation.parquet"
+    pq.write_table(changed, mutation)
+    env = {**offload_env, "OFFLOAD_TEST_WRITER_TOKEN": store.tokens["writer"]}
+
+    _crash("housekeeping", crash_at, env, str(mutation))
+    _rerun("housekeeping", env)
+
+    expected = {**by_key(before), **by_key(changed)}
+    store_rows = store.rows()
+    assert_invariant(store_rows, closed_table(lake), expected)
+    assert pc.sum(pc.equal(store_rows["status"], "closed")).as_py() in (0, None)
+    assert all(part.committed for part in parts(lake))
+    _no_temporaries(Path(lake.root))
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.checkpoints: list[str] = []
+
+    def step(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+    def checkpoint(self, name: str) -> None:
+        self.checkpoints.append(name)
+
+
+def test_a_normal_run_passes_every_listed_boundary_in_order(
+    store: PrivateStore, settings: OffloadSettings
+) -> None:
+    store.upsert(demo_rows(30))
+    nightly, housekeeping = _Recorder(), _Recorder()
+    run_nightly(settings, RUN_DATE, observer=nightly)
+    run_housekeeping(settings, RUN_DATE, observer=housekeeping)
+    assert tuple(nightly.checkpoints) == NIGHTLY_CHECKPOINTS
+    assert tuple(housekeeping.checkpoints) == HOUSEKEEPING_CHECKPOINTS

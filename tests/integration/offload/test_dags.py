@@ -1,0 +1,123 @@
+"""The Airflow DAGs: they import cleanly and really run against a real store server."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pyarrow.compute as pc
+import pytest
+
+from journeys.offload import Lake, OffloadSettings, read_pointer
+from journeys.offload.closed_table import parts
+from journeys.schema import JOURNEY_SCHEMA
+from tests.support.airflow_fixtures import DAGS_FOLDER, AirflowHome
+from tests.support.offload_lake import (
+    assert_invariant,
+    by_key,
+    closed_table,
+    demo_rows,
+    open_table,
+)
+from tests.support.offload_store import PrivateStore
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+_DAGBAG = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    # Airflow 3.3 dropped DagBag(include_examples=...): AIRFLOW__CORE__LOAD_EXAMPLES=False
+    bag = DagBag(dag_folder=sys.argv[1])
+    errors = {path: str(error) for path, error in bag.import_errors.items()}
+    dags = {
+        dag_id: {
+            "schedule": str(dag.schedule),
+            "max_active_runs": dag.max_active_runs,
+            "catchup": dag.catchup,
+            "tasks": [task.task_id for task in dag.topological_sort()],
+            "retries": [task.retries for task in dag.tasks],
+            "outlets": {t.task_id: [o.name for o in t.outlets] for t in dag.tasks if t.outlets},
+            "doc_md": bool(dag.doc_md),
+        }
+        for dag_id, dag in bag.dags.items()
+    }
+    print("DAGBAG " + json.dumps({"errors": errors, "dags": dags}))
+    """
+)
+
+
+def test_every_dag_file_imports_without_errors(airflow_home: AirflowHome) -> None:
+    result = airflow_home.python(_DAGBAG, str(DAGS_FOLDER))
+    line = [x for x in result.stdout.splitlines() if x.startswith("DAGBAG ")]
+    assert line, result.stdout + result.stderr
+    bag = json.loads(line[0].removeprefix("DAGBAG "))
+    assert bag["errors"] == {}
+    assert set(bag["dags"]) == {"journeys_nightly_offload", "journeys_weekend_housekeeping"}
+    nightly = bag["dags"]["journeys_nightly_offload"]
+    weekend = bag["dags"]["journeys_weekend_housekeeping"]
+    assert nightly["tasks"] == ["write", "audit", "publish", "clean"]
+    assert weekend["tasks"] == ["write", "audit", "purge"]
+    assert nightly["outlets"] == {"publish": ["journeys_open"]}
+    assert weekend["outlets"] == {"purge": ["journeys_closed"]}
+    for dag in (nightly, weekend):
+        assert dag["max_active_runs"] == 1
+        assert dag["catchup"] is False
+        assert dag["doc_md"]
+        assert min(dag["retries"]) >= 1
+    assert "0 2 * * *" in nightly["schedule"]
+    assert "0 3 * * 6" in weekend["schedule"]
+
+
+def test_nightly_dag_runs_and_publishes_the_open_rows(
+    airflow_home: AirflowHome,
+    store: PrivateStore,
+    settings: OffloadSettings,
+    lake: Lake,
+    offload_env: dict[str, str],
+) -> None:
+    store.upsert(demo_rows(120))
+    result = airflow_home.airflow(
+        "dags", "test", "journeys_nightly_offload", "2026-11-21", env=offload_env
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    published = open_table(lake)
+    rows = store.rows()
+    assert published.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
+    assert by_key(published) == by_key(rows.filter(pc.equal(rows["status"], "open")))
+    pointer = read_pointer(lake)
+    assert pointer is not None
+    assert pointer["run_date"] == "2026-11-21"
+
+
+def test_weekend_dag_runs_with_airflow_connection_and_moves_closed_rows(
+    airflow_home: AirflowHome,
+    store: PrivateStore,
+    settings: OffloadSettings,
+    lake: Lake,
+) -> None:
+    before = store.upsert(demo_rows(120))
+    host, port = store.url.removeprefix("grpc://").split(":")
+    connection = {
+        "conn_type": "generic",
+        "host": host,
+        "port": int(port),
+        "password": store.tokens["offloader"],
+    }
+    env = {  # only Airflow's connection and variable: no JOURNEYS_OFFLOAD_STORE__* here
+        "AIRFLOW_CONN_JOURNEYS_STORE": json.dumps(connection),
+        "AIRFLOW_VAR_JOURNEYS_LAKE_URI": settings.lake_uri,
+        "JOURNEYS_OFFLOAD_CATALOG_PATH": str(settings.catalog_path),
+        "JOURNEYS_OFFLOAD_METRICS_DIR": str(settings.metrics_dir),
+    }
+    result = airflow_home.airflow(
+        "dags", "test", "journeys_weekend_housekeeping", "2026-11-21", env=env
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    closed = closed_table(lake)
+    assert closed.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
+    assert by_key(closed) == by_key(before.filter(pc.equal(before["status"], "closed")))
+    assert [(p.partition, p.committed) for p in parts(lake)] == [("week=2026-W47", True)]
+    assert_invariant(store.rows(), closed, by_key(before))

@@ -1,0 +1,88 @@
+"""Builders and readers for the offload tests: settings, demo rows, lake contents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from journeys.offload import Lake, OffloadSettings, committed_files, current_snapshot_files
+from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
+from journeys.store.demo_data import generate_journeys
+
+#: A fixed anchor so demo rows are identical across runs and days.
+ANCHOR = datetime(2026, 11, 16, tzinfo=UTC)
+
+
+def offload_settings(
+    root: Path, *, url: str = "grpc://127.0.0.1:1", token: str = "offloader-token-0123456789"
+) -> OffloadSettings:
+    """Settings with the lake, catalog and metrics under ``root``."""
+    return OffloadSettings(
+        lake_uri=str(root / "lake"),
+        catalog_path=root / "analytics.duckdb",
+        metrics_dir=root / "metrics",
+        store={"url": url, "token": token},
+        row_group_size=10_000,
+    )
+
+
+def demo_rows(customers: int, *, start: int = 1, seed: int = 7) -> pa.Table:
+    """Demo journeys of ``customers`` customers (≈5 each), as one table of JOURNEY_SCHEMA."""
+    tables = list(generate_journeys(customers, seed=seed, start=start, anchor=ANCHOR))
+    return pa.concat_tables(tables) if tables else JOURNEY_SCHEMA.empty_table()
+
+
+def read_files(lake: Lake, paths: list[str]) -> pa.Table:
+    """The rows of the Parquet files ``paths`` (filesystem paths in ``lake``)."""
+    if not paths:
+        return JOURNEY_SCHEMA.empty_table()
+    tables = [pq.read_table(path, filesystem=lake.fs) for path in paths]
+    return pa.concat_tables(tables)
+
+
+def open_table(lake: Lake) -> pa.Table:
+    """The published ``journeys_open`` snapshot."""
+    return read_files(lake, current_snapshot_files(lake))
+
+
+def closed_table(lake: Lake) -> pa.Table:
+    """The committed rows of ``journeys_closed``."""
+    return read_files(lake, committed_files(lake))
+
+
+def by_key(table: pa.Table) -> dict[tuple[str, str], dict[str, object]]:
+    """Rows keyed by primary key, for comparisons that ignore order (fails on duplicates)."""
+    rows = {}
+    for row in table.to_pylist():
+        key = (row[PRIMARY_KEY[0]], row[PRIMARY_KEY[1]])
+        assert key not in rows, f"duplicate key {key}"
+        rows[key] = row
+    return rows
+
+
+def reopen_and_change(closed: pa.Table) -> pa.Table:
+    """Two changed versions of closed rows: the first re-opened, the second still closed but
+    with another priority (what a campaigns system may do after a housekeeping snapshot)."""
+    rows = closed.slice(0, 2).to_pylist()
+    rows[0].update(status="open", closed_at=None)
+    rows[1].update(priority=rows[1]["priority"] + 1000)
+    return pa.Table.from_pylist(rows, schema=JOURNEY_SCHEMA)
+
+
+def assert_invariant(
+    store_rows: pa.Table, closed_rows: pa.Table, expected: dict[tuple[str, str], dict[str, object]]
+) -> None:
+    """Every journey is in exactly one of {store, journeys_closed}, with its latest values.
+
+    ``expected`` maps each key to its latest row; ``updated_at`` is ignored (the store stamps
+    it on every write).
+    """
+    in_store, in_closed = by_key(store_rows), by_key(closed_rows)
+    assert not set(in_store) & set(in_closed), "journeys both in the store and journeys_closed"
+    assert set(in_store) | set(in_closed) == set(expected), "journeys lost or invented"
+    for key, row in {**in_store, **in_closed}.items():
+        assert {**row, "updated_at": None} == {**expected[key], "updated_at": None}, key
+    assert all(row["status"] == "closed" for row in in_closed.values())

@@ -1,0 +1,27 @@
+"""The jobs' Prometheus textfile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from journeys.offload import JobSummary, write_job_metrics
+
+
+def test_metrics_file_holds_rows_duration_and_last_success_of_the_job(tmp_path: Path) -> None:
+    finished = datetime(2026, 11, 21, 2, 0, 5, tzinfo=UTC)
+    summary = JobSummary("nightly", rows=1_000, bytes=2_000, seconds=4.0, finished_at=finished)
+    path = write_job_metrics(tmp_path / "metrics", summary)
+    assert path.name == "journeys_offload_nightly.prom"
+    samples = {
+        sample.name: (sample.labels, sample.value)
+        for family in text_string_to_metric_families(path.read_text())
+        for sample in family.samples
+    }
+    assert samples["journeys_offload_rows"] == ({"job": "nightly"}, 1_000)
+    assert samples["journeys_offload_duration_seconds"] == ({"job": "nightly"}, 4.0)
+    assert samples["journeys_offload_rows_per_second"] == ({"job": "nightly"}, 250.0)
+    assert samples["journeys_offload_last_success_timestamp_seconds"][1] == finished.timestamp()
+    assert list(path.parent.iterdir()) == [path]  # written atomically, no temporary left

@@ -1,0 +1,44 @@
+"""OffloadSettings: env prefix, nested store settings, refused placeholders."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from journeys.offload import OffloadSettings
+
+
+def test_settings_come_from_the_offload_prefix_with_a_nested_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOURNEYS_OFFLOAD_LAKE_URI", "s3://bucket/lake")
+    monkeypatch.setenv("JOURNEYS_OFFLOAD_STORE__URL", "grpc+tls://store:8815")
+    monkeypatch.setenv("JOURNEYS_OFFLOAD_STORE__TOKEN", "offloader-token-0123456789")
+    monkeypatch.setenv("JOURNEYS_OFFLOAD_ROW_GROUP_SIZE", "250000")
+    settings = OffloadSettings()
+    assert settings.lake_uri == "s3://bucket/lake"
+    assert settings.store.url == "grpc+tls://store:8815"
+    assert settings.store.token.get_secret_value() == "offloader-token-0123456789"
+    assert settings.row_group_size == 250_000
+    assert settings.compression == "zstd"
+
+
+def test_defaults_put_the_lake_and_the_catalog_side_by_side(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOURNEYS_OFFLOAD_STORE__TOKEN", "offloader-token-0123456789")
+    settings = OffloadSettings()
+    assert settings.lake_uri == "./lake"
+    assert str(settings.catalog_path) == "analytics.duckdb"
+
+
+@pytest.mark.parametrize("token", ["changeme", "short"])
+def test_placeholder_store_tokens_are_refused(token: str) -> None:
+    with pytest.raises(ValidationError, match="real secrets"):
+        OffloadSettings(store={"token": token})
+
+
+def test_the_store_token_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOURNEYS_OFFLOAD_STORE__TOKEN", raising=False)
+    with pytest.raises(ValidationError, match="store"):
+        OffloadSettings()
