@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 import orjson
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from journeys.kafka import KafkaSettings
@@ -62,6 +62,18 @@ class GatewaySettings(BaseSettings):
     )
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After on 429 and 503.")
 
+    # The demo page (/) and ops page (/ops): docs/demo-and-ops.md. Off in production (404).
+    demo_pages: bool = Field(default=False, description="Serve / (demo) and /ops (live figures).")
+    demo_api_key: SecretStr | None = Field(
+        default=None,
+        description="Pre-filled on the demo page (embedded stack only); one of api_keys.",
+    )
+    ops_peers: dict[str, HttpUrl] = Field(
+        default_factory=dict,
+        description='/ops reads these /metrics URLs, e.g. {"store": "http://…"}.',
+    )
+    ops_peer_timeout_ms: int = Field(default=500, ge=10, le=5_000, description="Per peer scrape.")
+
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @field_validator("api_keys", mode="before")
@@ -89,6 +101,12 @@ class GatewaySettings(BaseSettings):
             if _is_placeholder(text):
                 raise ValueError(f"API key #{position} is a placeholder; generate a random one")
         return keys
+
+    @model_validator(mode="after")
+    def _demo_key_is_accepted(self) -> GatewaySettings:
+        if self.demo_api_key is not None and self.demo_api_key not in self.api_keys:
+            raise ValueError("demo_api_key must be one of api_keys (JOURNEYS_GATEWAY_API_KEYS)")
+        return self
 
     @model_validator(mode="after")
     def _partition_exists(self) -> GatewaySettings:

@@ -249,6 +249,14 @@ class EmbeddedStack:
             ready_timeout_s=s.ready_timeout_s,
         )
 
+    def _metrics_urls(self) -> dict[str, str]:
+        """The /metrics the ops page reads (an external store's is not known here)."""
+        s = self.settings
+        urls = {"responder": f"http://{HOST}:{s.responder_metrics_port}/metrics"}
+        if s.external_store_url is None:
+            urls["store"] = f"http://{HOST}:{s.store_metrics_port}/metrics"
+        return urls
+
     def _gateway(self) -> Child:
         s = self.settings
         env = {
@@ -257,7 +265,10 @@ class EmbeddedStack:
             "JOURNEYS_GATEWAY_PORT": str(s.gateway_port),
             "JOURNEYS_GATEWAY_API_KEYS": self.secrets.api_key,
             "JOURNEYS_GATEWAY_REPLY_PARTITION": "0",
-            "JOURNEYS_GATEWAY_DEMO_PAGE": "true",
+            # The demo and ops pages (docs/demo-and-ops.md); the demo key is pre-filled there.
+            "JOURNEYS_GATEWAY_DEMO_PAGES": "true",
+            "JOURNEYS_GATEWAY_DEMO_API_KEY": self.secrets.api_key,
+            "JOURNEYS_GATEWAY_OPS_PEERS": json.dumps(self._metrics_urls()),
         }
         return Child(
             "gateway",
