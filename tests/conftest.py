@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.kafka_fixtures",
     "tests.support.stack_fixtures",
     "tests.support.airflow_fixtures",
+    "tests.support.log_fixtures",
 ]

@@ -10,8 +10,9 @@ from journeys.api.kafka_link import KafkaLink
 from journeys.api.lifespan import LinkFactory, gateway_lifespan
 from journeys.api.metrics import GatewayMetrics
 from journeys.api.middleware import MetricsMiddleware
-from journeys.api.routes import health, journeys, metrics
+from journeys.api.routes import health, journeys, metrics, ops, pages
 from journeys.api.settings import GatewaySettings
+from journeys.api.tracing import TracingMiddleware
 
 DESCRIPTION = """
 Which journeys should a customer see right now?
@@ -34,7 +35,11 @@ def create_app(settings: GatewaySettings, link_factory: LinkFactory = KafkaLink)
     app.include_router(journeys.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    if settings.demo_pages:  # off in production: / and /ops are then 404
+        app.include_router(pages.build_router(settings))
+        app.include_router(ops.build_router(settings))
     app.add_middleware(MetricsMiddleware, metrics=gateway_metrics)
+    app.add_middleware(TracingMiddleware)  # added last = outermost: spans and logs all
 
     retry_after = str(settings.retry_after_s)
 

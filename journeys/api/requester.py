@@ -35,6 +35,7 @@ from journeys.api.reply_router import ReplyRouter
 from journeys.api.settings import GatewaySettings
 from journeys.api.tracing import outgoing_traceparent
 from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilter
+from journeys.observability import bind_correlation_id
 
 _VERSION_HEADER = str(CONTRACT_VERSION).encode()
 
@@ -47,7 +48,7 @@ class LookupResult:
     status: StatusFilter
     journeys: list[dict[str, Any]]
     correlation_id: str
-    traceparent: str
+    traceparent: str | None
 
     def body(self) -> bytes:
         """The HTTP response body (see :class:`journeys.api.models.CustomerJourneys`)."""
@@ -98,20 +99,22 @@ class Requester:
             self._metrics.in_flight.dec()
 
     async def _round_trip(
-        self, customer_id: str, status: StatusFilter, traceparent: str
+        self, customer_id: str, status: StatusFilter, traceparent: str | None
     ) -> LookupResult:
         loop = asyncio.get_running_loop()
         deadline_loop = loop.time() + self._deadline_s
         deadline_ms = int((time.time() + self._deadline_s) * 1000)
         correlation_id = uuid.uuid4().hex
+        bind_correlation_id(correlation_id)
         value = orjson.dumps({"v": CONTRACT_VERSION, "customer_id": customer_id, "status": status})
         headers = [
             (Header.CORRELATION_ID, correlation_id.encode()),
             (Header.REPLY_PARTITION, self._topic_partition_header),
             (Header.DEADLINE, str(deadline_ms).encode()),
-            (Header.TRACEPARENT, traceparent.encode()),
             (Header.CONTRACT_VERSION, _VERSION_HEADER),
         ]
+        if traceparent is not None:
+            headers.insert(3, (Header.TRACEPARENT, traceparent.encode()))
         reply = self._router.expect(correlation_id)
         try:
             try:

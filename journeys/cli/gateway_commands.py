@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -27,6 +26,7 @@ def serve() -> None:
     import uvicorn
 
     from journeys.api import GatewaySettings, create_app
+    from journeys.observability import configure_logging, configure_tracing
 
     try:
         settings = GatewaySettings()
@@ -34,9 +34,14 @@ def serve() -> None:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         raise _fail(f"invalid gateway settings: {where}: {first['msg']}") from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    secrets = [key.get_secret_value() for key in settings.api_keys]
+    if settings.kafka.sasl_password is not None:
+        secrets.append(settings.kafka.sasl_password.get_secret_value())
+    try:
+        configure_logging(settings.log_level, "gateway", secrets=secrets)
+    except ValueError as exc:
+        raise _fail(f"invalid gateway settings: log_level: {exc}") from None
+    configure_tracing("gateway")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -45,6 +50,7 @@ def serve() -> None:
         http="httptools",
         access_log=False,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep the JSON handlers configure_logging installed
     )
 
 

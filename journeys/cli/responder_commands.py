@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -62,15 +60,18 @@ def _fail(message: str) -> typer.Exit:
 @responder_app.command("run", epilog=_SETTINGS_HELP)
 def run() -> None:
     """Run one responder process until SIGTERM or Ctrl-C."""
+    from journeys.observability import configure_logging, configure_tracing
     from journeys.responder import ResponderSettings, ResponderStartError, run_responder
 
     try:
         settings = ResponderSettings()
     except ValidationError as exc:
         raise _fail(_settings_error(exc)) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    secrets = [settings.store.token.get_secret_value()]
+    if settings.kafka.sasl_password is not None:
+        secrets.append(settings.kafka.sasl_password.get_secret_value())
+    configure_logging(settings.log_level, "responder", secrets=secrets)
+    configure_tracing("responder")
     try:
         run_responder(settings)
     except ResponderStartError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,6 +69,7 @@ def serve(
     metrics_port: int | None = typer.Option(None, help="Prometheus port; 0 = off."),
 ) -> None:
     """Run the store server (tokens, TLS and tuning from JOURNEYS_STORE_* variables)."""
+    from journeys.observability import configure_logging, configure_tracing
     from journeys.store.server import serve as run
     from journeys.store.settings import StoreServerSettings
 
@@ -87,7 +87,8 @@ def serve(
         settings = StoreServerSettings(**overrides)
     except ValidationError as exc:
         raise fail(_settings_error(exc)) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level, "store", secrets=settings.role_tokens())
+    configure_tracing("store")
     try:
         run(settings)
     except OSError as exc:

@@ -32,13 +32,18 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """One message to produce: a reply, or a dead letter (``partition`` None = by key)."""
+    """One message to produce: a reply, or a dead letter (``partition`` None = by key).
+
+    ``routing`` and ``status`` are set on replies, for the per-request log line.
+    """
 
     topic: str
     partition: int | None
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+    routing: Routing | None = None
+    status: ReplyStatus | None = None
 
 
 class JourneyIndex:
@@ -125,6 +130,8 @@ def reply(
         key=customer_id.encode() if customer_id is not None else None,
         value=encode_reply(status, customer_id, journeys, error),
         headers=reply_headers(routing),
+        routing=routing,
+        status=status,
     )
 
 

@@ -29,6 +29,7 @@ from journeys.responder.metrics import ResponderMetrics
 from journeys.responder.replies import Outbound
 from journeys.responder.settings import ResponderSettings
 from journeys.responder.store_lookup import JourneyLookup
+from journeys.responder.tracing import batch_span, log_answers
 
 log = logging.getLogger(__name__)
 
@@ -157,20 +158,24 @@ class Responder:
     async def process(self, records: Sequence[InboundRecord]) -> None:
         """Answer one batch: replies and dead letters acknowledged, then offsets committed."""
         handler = self._require(self._handler)
-        result = await handler.handle(records)
-        try:
-            await self._produce(result.messages)
-        except (KafkaError, TimeoutError) as exc:
-            self._metrics.produce_failures.inc()
-            log.error(
-                "producing %d messages failed (%s); re-reading the batch", len(result.messages), exc
-            )
-            self._rewind(records)
-            await asyncio.sleep(_PRODUCE_RETRY_PAUSE_S)
-            return
-        self._metrics.record_batch(result)
-        self.batches += 1
-        await self._commit(records)
+        with batch_span(records, self._kafka.requests_topic) as span:
+            result = await handler.handle(records)
+            try:
+                await self._produce(result.messages)
+            except (KafkaError, TimeoutError) as exc:
+                self._metrics.produce_failures.inc()
+                log.error(
+                    "producing %d messages failed (%s); re-reading the batch",
+                    len(result.messages),
+                    exc,
+                )
+                self._rewind(records)
+                await asyncio.sleep(_PRODUCE_RETRY_PAUSE_S)
+                return
+            self._metrics.record_batch(result)
+            log_answers(result.replies, span.get_span_context())
+            self.batches += 1
+            await self._commit(records)
 
     async def _produce(self, messages: Sequence[Outbound]) -> None:
         producer = self._require(self._producer)

@@ -8,6 +8,7 @@ grows: extra callers wait (as coroutines) for a free worker.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -46,7 +47,11 @@ class AsyncStoreClient:
             raise RuntimeError("AsyncStoreClient is closed")
         async with self._slots:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, lambda: call(*args, **kwargs))
+            # run_in_executor does not carry context variables; the trace context must go along.
+            context = contextvars.copy_context()
+            return await loop.run_in_executor(
+                self._executor, lambda: context.run(call, *args, **kwargs)
+            )
 
     async def upsert(self, data: pa.Table | pa.RecordBatch) -> int:
         """See :meth:`StoreClient.upsert`."""

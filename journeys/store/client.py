@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from journeys.observability import flight_trace_headers
 from journeys.schema import JOURNEY_SCHEMA, KEY_SCHEMA
 from journeys.store.errors import (
     StoreError,
@@ -154,7 +155,9 @@ class StoreClient:
             self._client = flight.FlightClient(location, **kwargs)
 
     def _options(self, timeout: float) -> flight.FlightCallOptions:
-        return flight.FlightCallOptions(timeout=timeout, headers=self._headers)
+        # The caller's trace goes along (``traceparent``) so the server's span continues it.
+        headers = self._headers + flight_trace_headers()
+        return flight.FlightCallOptions(timeout=timeout, headers=headers)
 
     # -- writes --------------------------------------------------------------------------
     def _put(self, command: dict[str, Any], schema: pa.Schema, table: pa.Table | None) -> int:

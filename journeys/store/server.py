@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from journeys import __version__
+from journeys.observability.flight import TRACING_MIDDLEWARE_KEY, TraceContextMiddlewareFactory
 from journeys.schema import ID_MAX_LENGTH, JOURNEY_SCHEMA, KEY_SCHEMA
 from journeys.store.auth import MIDDLEWARE_KEY, BearerAuthFactory, require
 from journeys.store.database import JourneyDatabase
@@ -111,9 +112,11 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         super().__init__(
             f"{scheme}://{settings.host}:{settings.port}",
             middleware={
+                # One span per call, continuing the caller's traceparent header.
+                TRACING_MIDDLEWARE_KEY: TraceContextMiddlewareFactory(),
                 MIDDLEWARE_KEY: BearerAuthFactory(
                     settings.role_tokens(), metrics.errors.labels("unauthenticated").inc
-                )
+                ),
             },
             tls_certificates=certificates,
         )

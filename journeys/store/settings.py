@@ -56,6 +56,7 @@ class StoreServerSettings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: WAL size that triggers an automatic checkpoint. DuckDB's default (16MB) rewrites the
     #: primary-key index every few batches, so bulk upserts slow down as the table grows.
     checkpoint_threshold: str = "1GB"

@@ -85,8 +85,7 @@ async def get_customer_journeys(
 ) -> Response:
     """Look the customer's journeys up over Kafka."""
     result = await requester.lookup(customer_id, status, traceparent)
-    return Response(
-        content=result.body(),
-        media_type="application/json",
-        headers={CORRELATION_HEADER: result.correlation_id, "traceparent": result.traceparent},
-    )
+    headers = {CORRELATION_HEADER: result.correlation_id}
+    if result.traceparent is not None:
+        headers["traceparent"] = result.traceparent
+    return Response(content=result.body(), media_type="application/json", headers=headers)
