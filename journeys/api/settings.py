@@ -17,21 +17,10 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from journeys.kafka import KafkaSettings
+from journeys.secrets import MIN_SECRET_LENGTH, weak_secret_reason
 
 #: API keys shorter than this are refused: they are guessable.
-API_KEY_MIN_LENGTH: Final = 16
-
-_PLACEHOLDER_WORDS: Final = ("changeme", "change-me", "change_me", "placeholder", "example")
-_PLACEHOLDER_KEYS: Final = frozenset(
-    {"secret", "password", "apikey", "api-key", "api_key", "test", "demo", "default", "todo"}
-)
-
-
-def _is_placeholder(key: str) -> bool:
-    lowered = key.strip().lower()
-    if lowered in _PLACEHOLDER_KEYS or len(set(lowered)) <= 2:
-        return True
-    return any(word in lowered for word in _PLACEHOLDER_WORDS)
+API_KEY_MIN_LENGTH: Final = MIN_SECRET_LENGTH
 
 
 class GatewaySettings(BaseSettings):
@@ -93,13 +82,9 @@ class GatewaySettings(BaseSettings):
             raise ValueError("set at least one API key (JOURNEYS_GATEWAY_API_KEYS)")
         for position, key in enumerate(keys, start=1):
             # The messages name the key's position, never its value: settings errors get logged.
-            text = key.get_secret_value()
-            if len(text) < API_KEY_MIN_LENGTH:
-                raise ValueError(
-                    f"API key #{position} is shorter than {API_KEY_MIN_LENGTH} characters"
-                )
-            if _is_placeholder(text):
-                raise ValueError(f"API key #{position} is a placeholder; generate a random one")
+            reason = weak_secret_reason(key.get_secret_value(), API_KEY_MIN_LENGTH)
+            if reason is not None:
+                raise ValueError(f"API key #{position} {reason}")
         return keys
 
     @model_validator(mode="after")

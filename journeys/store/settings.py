@@ -8,17 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from journeys.secrets import MIN_SECRET_LENGTH, weak_secret_reason
 from journeys.store.protocol import Role
 
 if TYPE_CHECKING:
     from journeys.store.async_client import AsyncStoreClient
     from journeys.store.client import StoreClient
 
-#: Token values that are obviously not secrets; refused at start-up.
-PLACEHOLDER_SECRETS = frozenset(
-    {"", "changeme", "change-me", "secret", "password", "token", "xxx", "todo", "test"}
-)
-MIN_TOKEN_LENGTH = 16
+MIN_TOKEN_LENGTH = MIN_SECRET_LENGTH
 
 TokenList = Annotated[list[SecretStr], NoDecode]
 
@@ -30,11 +27,9 @@ def _split_tokens(value: object) -> object:
 
 
 def _refuse_placeholder(token: SecretStr) -> None:
-    secret = token.get_secret_value()
-    if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_TOKEN_LENGTH:
-        raise ValueError(
-            f"store tokens must be real secrets of at least {MIN_TOKEN_LENGTH} characters"
-        )
+    reason = weak_secret_reason(token.get_secret_value())
+    if reason is not None:
+        raise ValueError(f"a store token {reason}: tokens must be real secrets")
 
 
 class StoreServerSettings(BaseSettings):
