@@ -5,7 +5,7 @@ successful run a job writes ``<metrics_dir>/journeys_offload_<job>.prom`` (atomi
 ``prometheus_client.write_to_textfile``); node_exporter's textfile collector
 (``--collector.textfile.directory=<metrics_dir>``) exposes it. A failed run leaves the file
 untouched, so ``journeys_offload_last_success_timestamp_seconds`` ages and alerts can fire on
-``time() - journeys_offload_last_success_timestamp_seconds{job="nightly"} > 26*3600``.
+``time() - journeys_offload_last_success_timestamp_seconds{offload_job="nightly"} > 26*3600``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from journeys.offload.summary import JobSummary
 def write_job_metrics(directory: Path, summary: JobSummary) -> Path:
     """Write the gauges of one successful run; returns the file written."""
     registry = CollectorRegistry()
-    labels = ["job"]
+    labels = ["offload_job"]
     gauges = {
         "journeys_offload_last_success_timestamp_seconds": (
             "Unix time the job last finished successfully",

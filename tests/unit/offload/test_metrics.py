@@ -20,8 +20,8 @@ def test_metrics_file_holds_rows_duration_and_last_success_of_the_job(tmp_path: 
         for family in text_string_to_metric_families(path.read_text())
         for sample in family.samples
     }
-    assert samples["journeys_offload_rows"] == ({"job": "nightly"}, 1_000)
-    assert samples["journeys_offload_duration_seconds"] == ({"job": "nightly"}, 4.0)
-    assert samples["journeys_offload_rows_per_second"] == ({"job": "nightly"}, 250.0)
+    assert samples["journeys_offload_rows"] == ({"offload_job": "nightly"}, 1_000)
+    assert samples["journeys_offload_duration_seconds"] == ({"offload_job": "nightly"}, 4.0)
+    assert samples["journeys_offload_rows_per_second"] == ({"offload_job": "nightly"}, 250.0)
     assert samples["journeys_offload_last_success_timestamp_seconds"][1] == finished.timestamp()
     assert list(path.parent.iterdir()) == [path]  # written atomically, no temporary left
