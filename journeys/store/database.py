@@ -44,6 +44,12 @@ INDEX_LOOKUP_MAX_IDS: Final = 2_000
 SCAN_BATCH_ROWS: Final = 64 * 1024
 _MAX_IDLE_CURSORS: Final = 32
 
+#: The order of a lookup's rows: by customer, then most important (lowest priority) first.
+_LOOKUP_ORDER: Final = [
+    ("customer_id", "ascending"),
+    ("priority", "ascending"),
+    ("journey_id", "ascending"),
+]
 _STATUS_SQL: Final = {"all": "TRUE", "open": "status = 'open'", "closed": "status = 'closed'"}
 _UPDATE_SET: Final = ", ".join(
     f"{name} = excluded.{name}" for name in COLUMN_NAMES if name not in PRIMARY_KEY
@@ -193,18 +199,19 @@ class JourneyDatabase:
         ids = list(dict.fromkeys(customer_ids))
         if not ids:
             return JOURNEY_SCHEMA.empty_table()
-        order = "ORDER BY customer_id, priority, journey_id"
+        # No ORDER BY in SQL: sorting the few rows in Arrow afterwards gives the same table and
+        # makes a lookup ~20-40 % cheaper (measured, see docs/performance.md).
         with self._cursor() as cursor:
             if len(ids) <= INDEX_LOOKUP_MAX_IDS:
                 marks = ", ".join("?" for _ in ids)
-                sql = f"SELECT * FROM {TABLE_NAME} WHERE customer_id IN ({marks}) {order}"
+                sql = f"SELECT * FROM {TABLE_NAME} WHERE customer_id IN ({marks})"
                 result = cursor.sql(sql, params=ids).to_arrow_table()
             else:
                 cursor.register("lookup_ids", pa.table({"customer_id": pa.array(ids)}))
                 try:
                     sql = (
                         f"SELECT * FROM {TABLE_NAME} WHERE customer_id IN "
-                        f"(SELECT customer_id FROM lookup_ids) {order}"
+                        f"(SELECT customer_id FROM lookup_ids)"
                     )
                     result = cursor.sql(sql).to_arrow_table()
                 finally:
@@ -212,7 +219,7 @@ class JourneyDatabase:
         if status != "all":
             # Filtering here keeps the index scan: DuckDB skips it when other filters exist.
             result = result.filter(pc.equal(result.column("status"), status))
-        return conform_to_journey_schema(result)
+        return conform_to_journey_schema(result).sort_by(_LOOKUP_ORDER)
 
     def snapshot(self, status: str = "all") -> Snapshot:
         """Open a consistent snapshot; iterate ``.batches`` and ``close()`` it when done."""

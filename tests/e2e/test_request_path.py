@@ -7,7 +7,6 @@ bound checked is that a 504 comes at the deadline and not long after it (with ge
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -205,13 +204,12 @@ def test_with_the_responder_stopped_requests_get_504_at_their_deadline(
     wait_answering(process_stack, gateway)
     responder.process.stop()
 
-    with process_stack.http(gateway) as client:
-        started = time.monotonic()
+    # No timing assertion (tests assert none): a hang past the deadline would hit the client's
+    # timeout and fail the call; the answer must name the gateway's own 1000 ms deadline.
+    with process_stack.http(gateway, timeout=5.0) as client:
         response = client.get(_journeys_path(DEMO_CUSTOMER))
-        elapsed = time.monotonic() - started
     assert response.status_code == 504, response.text
-    # At the deadline, not later: a generous bound that only a hang would cross.
-    assert 0.9 <= elapsed < 4.0, elapsed
+    assert "1000 ms" in response.json()["detail"]
 
 
 def test_with_the_store_stopped_requests_get_503(process_stack: ProcessStack) -> None:

@@ -1,0 +1,205 @@
+"""The processes the end-to-end benchmark measures, started on free ports and always stopped.
+
+Broker (embedded Tansu), store server (seeded with demo journeys), ``responders`` responders,
+``gateways`` gateways (gateway ``i`` owns reply partition ``i``) and the baseline
+(bench/direct_app.py): each is the real command, as ``journeys up`` runs it, with its output in
+``<work_dir>/logs``. ``extra_env`` reaches the gateways and responders, which is how the
+benchmark tries other Kafka/responder settings without editing code.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from journeys.kafka import EmbeddedBroker
+from journeys.stack import Child, Supervisor
+from journeys.store import StoreClient, generate_journeys
+
+HOST = "127.0.0.1"
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _journeys(*args: str) -> list[str]:
+    return [sys.executable, "-m", "journeys.cli", *args]
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _http_ok(url: str) -> Callable[[], bool]:
+    return lambda: httpx.get(url, timeout=2.0).status_code == 200
+
+
+@dataclass
+class StackConfig:
+    """What to start."""
+
+    work_dir: Path
+    customers: int = 50_000
+    responders: int = 1
+    gateways: int = 1
+    partitions: int = 8
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ready_timeout_s: float = 90.0
+
+
+class BenchStack:
+    """Starts the stack in dependency order; ``stop()`` stops every process it started."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.logs = config.work_dir / "logs"
+        self.api_key = secrets.token_urlsafe(24)
+        self.tokens = {r: secrets.token_urlsafe(24) for r in ("reader", "writer", "admin")}
+        self.supervisor = Supervisor(grace_s=10.0)
+        self.broker = EmbeddedBroker(log_path=self.logs / "broker.log")
+        self.store_port = free_port()
+        self.gateway_ports = [free_port() for _ in range(config.gateways)]
+        self.direct_port = free_port()
+        self.pids: dict[str, int] = {}
+
+    @property
+    def store_url(self) -> str:
+        return f"grpc://{HOST}:{self.store_port}"
+
+    @property
+    def gateway_targets(self) -> list[str]:
+        return [f"{HOST}:{port}" for port in self.gateway_ports]
+
+    @property
+    def direct_target(self) -> str:
+        return f"{HOST}:{self.direct_port}"
+
+    def start(self, say: Callable[[str], None]) -> None:
+        """Start everything and wait until a lookup answers on every gateway."""
+        say("broker (tansu)")
+        self.broker.start()
+        assert self.broker.pid is not None
+        self.pids["broker"] = self.broker.pid
+        self._start("store", self._store())
+        say(f"seeding {self.config.customers:,} customers")
+        started = time.monotonic()
+        with StoreClient(self.store_url, self.tokens["writer"], timeout=60.0) as client:
+            for batch in generate_journeys(self.config.customers, seed=42):
+                client.upsert(batch)
+        say(f"seeded in {time.monotonic() - started:.1f}s")
+        for i in range(self.config.responders):
+            self._start(f"responder-{i}", self._responder(i))
+        for i in range(self.config.gateways):
+            self._start(f"gateway-{i}", self._gateway(i))
+        self._start("direct", self._direct())
+        say("first lookups through Kafka")
+        for target in [*self.gateway_targets, self.direct_target]:
+            self._wait_for_lookup(target)
+
+    def _start(self, name: str, child: Child) -> None:
+        self.supervisor.start(child)
+        assert child.proc is not None
+        self.pids[name] = child.proc.pid
+
+    def _wait_for_lookup(self, target: str) -> None:
+        url = f"http://{target}/v1/customers/cust-0000001/journeys"
+        deadline = time.monotonic() + self.config.ready_timeout_s
+        while True:
+            try:
+                response = httpx.get(url, headers={"X-API-Key": self.api_key}, timeout=5.0)
+                if response.status_code in (200, 404):
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no lookup answered by {target}; see {self.logs}")
+            time.sleep(0.2)
+
+    def _kafka_env(self) -> dict[str, str]:
+        return {
+            "JOURNEYS_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+            "JOURNEYS_KAFKA_PROFILE": "embedded",
+            "JOURNEYS_KAFKA_PARTITIONS": str(self.config.partitions),
+        }
+
+    def _child(
+        self, name: str, argv: list[str], env: dict[str, str], ready: Callable[[], bool]
+    ) -> Child:
+        return Child(
+            name,
+            argv,
+            self.logs / f"{name}.log",
+            env=env,
+            ready=ready,
+            ready_timeout_s=self.config.ready_timeout_s,
+        )
+
+    def _store(self) -> Child:
+        argv = _journeys("store", "serve", "--db", str(self.config.work_dir / "bench.duckdb"))
+        argv += ["--host", HOST, "--port", str(self.store_port)]
+        env = {f"JOURNEYS_STORE_{role.upper()}_TOKENS": t for role, t in self.tokens.items()}
+        port = self.store_port
+        return self._child("store", argv, env, lambda: _port_open(port))
+
+    def _responder(self, i: int) -> Child:
+        metrics_port = free_port()
+        env = {
+            **self._kafka_env(),
+            "JOURNEYS_RESPONDER_STORE__URL": self.store_url,
+            "JOURNEYS_RESPONDER_STORE__TOKEN": self.tokens["reader"],
+            "JOURNEYS_RESPONDER_METRICS_PORT": str(metrics_port),
+            "JOURNEYS_RESPONDER_LOG_LEVEL": "warning",
+            **self.config.extra_env,
+        }
+        metrics = f"http://{HOST}:{metrics_port}/metrics"
+        return self._child(f"responder-{i}", _journeys("responder", "run"), env, _http_ok(metrics))
+
+    def _gateway(self, i: int) -> Child:
+        port = self.gateway_ports[i]
+        env = {
+            **self._kafka_env(),
+            "JOURNEYS_GATEWAY_HOST": HOST,
+            "JOURNEYS_GATEWAY_PORT": str(port),
+            "JOURNEYS_GATEWAY_API_KEYS": self.api_key,
+            "JOURNEYS_GATEWAY_REPLY_PARTITION": str(i),
+            "JOURNEYS_GATEWAY_LOG_LEVEL": "warning",
+            **self.config.extra_env,
+        }
+        ready = _http_ok(f"http://{HOST}:{port}/readyz")
+        return self._child(f"gateway-{i}", _journeys("gateway", "serve"), env, ready)
+
+    def _direct(self) -> Child:
+        env = {
+            "BENCH_DIRECT_HOST": HOST,
+            "BENCH_DIRECT_PORT": str(self.direct_port),
+            "BENCH_DIRECT_STORE_URL": self.store_url,
+            "BENCH_DIRECT_STORE_TOKEN": self.tokens["reader"],
+            "BENCH_DIRECT_API_KEY": self.api_key,
+        }
+        argv = [sys.executable, str(BENCH_DIR / "direct_app.py")]
+        ready = _http_ok(f"http://{HOST}:{self.direct_port}/readyz")
+        return self._child("direct", argv, env, ready)
+
+    def stop(self) -> None:
+        """Stop every started process, newest first, then the broker."""
+        try:
+            self.supervisor.stop_all()
+        finally:
+            self.broker.stop()

@@ -1,0 +1,111 @@
+"""The benchmark's baseline: the same lookup API served WITHOUT Kafka (bench only, never deployed).
+
+    BENCH_DIRECT_STORE_URL=grpc://… BENCH_DIRECT_STORE_TOKEN=… BENCH_DIRECT_API_KEY=… \
+    BENCH_DIRECT_PORT=… python bench/direct_app.py
+
+It does what the gateway and the responder do together, minus the two Kafka hops: check the API
+key and the customer id, look the customer up in the store (one Flight call per request, via
+:class:`journeys.store.AsyncStoreClient`), turn the Arrow rows into the same JSON with the
+responder's own :class:`JourneyIndex`, and answer 200 or 404. Same server (uvicorn, uvloop,
+httptools, no access log) as the gateway, so the ratio of the two paths is the cost of the DMZ.
+"""
+
+from __future__ import annotations
+
+import hmac
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import Path as PathParam
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from journeys.contract import StatusFilter
+from journeys.responder.replies import JourneyIndex
+from journeys.schema import ID_MAX_LENGTH, ID_PATTERN
+from journeys.store import AsyncStoreClient, StoreError
+
+
+class DirectSettings(BaseSettings):
+    """Where the baseline listens and which store it reads (env ``BENCH_DIRECT_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="BENCH_DIRECT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    store_url: str
+    store_token: SecretStr
+    api_key: SecretStr
+    store_workers: int = 4
+
+
+def create_app(settings: DirectSettings) -> FastAPI:
+    """The baseline app: one route, the gateway's URL and answers."""
+    api_key = settings.api_key.get_secret_value().encode()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncStoreClient(
+            settings.store_url,
+            settings.store_token.get_secret_value(),
+            max_workers=settings.store_workers,
+        ) as store:
+            app.state.store = store
+            yield
+
+    async def require_api_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if not x_api_key or not hmac.compare_digest(x_api_key.encode(), api_key):
+            raise HTTPException(status_code=401, detail="invalid API key")
+
+    app = FastAPI(title="direct store baseline (bench only)", lifespan=lifespan)
+
+    @app.get("/v1/customers/{customer_id}/journeys", dependencies=[Depends(require_api_key)])
+    async def journeys(
+        request: Request,
+        customer_id: Annotated[str, PathParam(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)],
+        status: StatusFilter = StatusFilter.OPEN,
+    ) -> Response:
+        store: AsyncStoreClient = request.app.state.store
+        try:
+            table = await store.lookup([customer_id], "all")
+        except StoreError as exc:
+            raise HTTPException(status_code=503, detail="store unavailable") from exc
+        found = JourneyIndex.from_table(table).journeys(customer_id, status)
+        if not found:
+            raise HTTPException(status_code=404, detail=f"customer {customer_id} has no journeys")
+        body = {"customer_id": customer_id, "status": status, "journeys": found}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    return app
+
+
+def main() -> None:
+    """Serve the baseline with the gateway's server settings."""
+    import uvicorn
+
+    settings = DirectSettings()  # required fields come from the environment
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    main()
