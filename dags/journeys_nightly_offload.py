@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Connection, Variable, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk import Asset, dag, get_current_context, task
 
 from journeys.offload import (
     OffloadSettings,
     audit_open_snapshot,
     clean_open_snapshots,
     publish_open_snapshot,
-    settings_with_overrides,
     write_open_snapshot,
 )
+from journeys.offload.airflow_settings import settings_from_airflow
 
 OPEN_SNAPSHOT = Asset(name="journeys_open")
 
@@ -25,17 +24,7 @@ def _settings() -> OffloadSettings:
 
     Called inside tasks only: reading connections and variables is I/O.
     """
-    try:
-        conn = Connection.get("journeys_store")
-    except AirflowNotFoundException:
-        return settings_with_overrides(lake_uri=Variable.get("journeys_lake_uri", default=None))
-    return settings_with_overrides(
-        store_host=conn.host,
-        store_port=conn.port,
-        store_token=conn.password,
-        store_extra=conn.extra_dejson,
-        lake_uri=Variable.get("journeys_lake_uri", default=None),
-    )
+    return settings_from_airflow()
 
 
 @dag(

@@ -6,16 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Connection, Variable, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from journeys.offload import (
     OffloadSettings,
     audit_closed_part,
     purge_closed_part,
-    settings_with_overrides,
     write_closed_part,
 )
+from journeys.offload.airflow_settings import settings_from_airflow
 
 CLOSED_TABLE = Asset(name="journeys_closed")
 
@@ -25,17 +25,7 @@ def _settings() -> OffloadSettings:
 
     Called inside tasks only: reading connections and variables is I/O.
     """
-    try:
-        conn = Connection.get("journeys_store")
-    except AirflowNotFoundException:
-        return settings_with_overrides(lake_uri=Variable.get("journeys_lake_uri", default=None))
-    return settings_with_overrides(
-        store_host=conn.host,
-        store_port=conn.port,
-        store_token=conn.password,
-        store_extra=conn.extra_dejson,
-        lake_uri=Variable.get("journeys_lake_uri", default=None),
-    )
+    return settings_from_airflow()
 
 
 @dag(
