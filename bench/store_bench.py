@@ -5,7 +5,9 @@
 Prints one table: single-customer lookup p50/p99 and batch-of-500 lookup p50 over Flight, the
 same lookups in-process on the same DuckDB file in the same run (the baseline) and the ratio;
 upsert rows/s while the table grows (at 1M rows and, with ``--upsert-5m``, at 5M rows); snapshot
-scan rows/s. Not a test: it asserts nothing, it reports.
+scan rows/s, and the CPU seconds the scan costs per 1M rows on each side (server and client):
+on a shared 2-core machine the wall-clock figures move with the load average (printed), the CPU
+cost per row does much less. Not a test: it asserts nothing, it reports.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from rich.console import Console
 from rich.table import Table
 
+from bench.proc_cpu import process_cpu_s
 from journeys.store import StoreClient, StoreError, generate_journeys
 from journeys.store.database import JourneyDatabase
 
@@ -57,10 +63,12 @@ def _timed(call: Callable[[], object], repeat: int) -> list[float]:
 class Server:
     """``journeys store serve`` in a subprocess, stopped on exit."""
 
-    def __init__(self, db: Path, tokens: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, db: Path, tokens: dict[str, str], log: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.port = _free_port()
         self.url = f"grpc://127.0.0.1:{self.port}"
-        env = {**os.environ}
+        env = {**os.environ, **(extra_env or {})}
         env.update({f"JOURNEYS_STORE_{r.upper()}_TOKENS": t for r, t in tokens.items()})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "journeys.cli", "store", "serve", "--db", str(db),
@@ -128,7 +136,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
               ("reader", "writer", "offloader", "admin")}  # fmt: skip
     db = workdir / "bench.duckdb"
     results: list[tuple[str, str, str, str, str]] = []
-    server = Server(db, tokens, workdir / "store.log")
+    # The lookup cache off: these rows measure DuckDB's index path (cached rows: see below).
+    no_cache = {"JOURNEYS_STORE_LOOKUP_CACHE_CUSTOMERS": "0"}
+    server = Server(db, tokens, workdir / "store.log", extra_env=no_cache)
     try:
         with StoreClient(server.url, tokens["writer"], timeout=30) as writer:
             rate_1m = _seed(writer, args.rows, 1, "seeding")
@@ -153,11 +163,19 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             batch_iter = iter(batches)
             flight_batch = _timed(lambda: reader.lookup(next(batch_iter)), len(batches))
         with StoreClient(server.url, tokens["offloader"], timeout=600) as offloader:
+            server_cpu = process_cpu_s(server.proc.pid) or 0.0
+            client_cpu = time.process_time()
             started = time.perf_counter()
             scanned = sum(batch.num_rows for batch in offloader.scan())
             flight_scan = scanned / (time.perf_counter() - started)
+            per_million = 1e6 / max(scanned, 1)
+            scan_server_cpu = ((process_cpu_s(server.proc.pid) or 0.0) - server_cpu) * per_million
+            scan_client_cpu = (time.process_time() - client_cpu) * per_million
     finally:
         server.stop()
+    from bench.store_cache_bench import measure_cached  # lookup cache rows (its own module)
+
+    cached = measure_cached(db, tokens, workdir / "store.log", customers, args.lookups)
 
     # The baseline: the same operations in this process on the same file.
     with JourneyDatabase(db) as database:
@@ -168,9 +186,11 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         batch_iter = iter(batches)
         local_batch = _timed(lambda: database.lookup(next(batch_iter)), len(batches))
         started = time.perf_counter()
+        local_cpu = time.process_time()
         snapshot = database.snapshot()
         local_scanned = sum(batch.num_rows for batch in snapshot.batches)
         local_scan = local_scanned / (time.perf_counter() - started)
+        local_scan_cpu = (time.process_time() - local_cpu) * 1e6 / max(local_scanned, 1)
 
     def ms(value: float) -> str:
         return f"{value * 1000:.2f} ms"
@@ -187,14 +207,20 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
          f"{statistics.median(flight_batch) / statistics.median(local_batch):.2f}x", "<= 5 ms"),
         ("snapshot scan rows/s", f"{flight_scan:,.0f}", f"{local_scan:,.0f}",
          f"{flight_scan / local_scan:.2f}x", ">= 2,000,000"),
+        ("scan CPU s per 1M rows (server + client)",
+         f"{scan_server_cpu:.2f} + {scan_client_cpu:.2f}", f"{local_scan_cpu:.2f}",
+         f"{(scan_server_cpu + scan_client_cpu) / local_scan_cpu:.2f}x", ""),
     ]  # fmt: skip
     table = Table(title=f"store benchmark ({args.rows:,} journeys seeded, {os.cpu_count()} cores)")
     for column in ("measure", "over Flight", "in-process DuckDB", "ratio", "target"):
         table.add_column(column)
-    for row in [*rows, *results]:
+    for row in [*rows, *cached, *results]:
         table.add_row(*row)
     console.print(table)
     console.print(f"database: {db} ({db.stat().st_size / 1e6:,.0f} MB)")
+    load = os.getloadavg()
+    console.print(f"load average (1/5/15 min) at the end: {load[0]:.1f} / {load[1]:.1f} / "
+                  f"{load[2]:.1f} on {os.cpu_count()} cores")  # fmt: skip
 
 
 if __name__ == "__main__":

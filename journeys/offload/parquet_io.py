@@ -216,7 +216,13 @@ def audit_files(lake: Lake, paths: list[str], expected_rows: int) -> AuditReport
     con = duckdb.connect()
     try:
         con.register("written", dataset)
-        row = con.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM written").fetchone()
+        # Distinct 64-bit key hashes first: ~25 % less CPU than distinct string pairs (see
+        # docs/store-and-offload-performance.md). Equal keys always hash equal, so duplicates
+        # are never missed; only a hash collision can undercount, and then the exact count
+        # decides.
+        row = con.execute(f"SELECT count(*), count(DISTINCT hash({keys})) FROM written").fetchone()
+        if row is not None and row[1] != row[0]:
+            row = con.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM written").fetchone()
     except duckdb.Error as exc:
         raise AuditFailed(f"cannot audit {paths}: {exc}") from exc
     finally:
