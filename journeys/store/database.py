@@ -35,6 +35,7 @@ from journeys.schema import (
     conform_to_journey_schema,
     create_table_sql,
 )
+from journeys.store.lookup_cache import LookupCache
 
 CUSTOMER_INDEX: Final = "journeys_customer_idx"
 #: Up to this many ids a lookup is an index scan per id (IN list); above it a hash semi-join
@@ -115,8 +116,11 @@ class JourneyDatabase:
         threads: int | None = None,
         memory_limit: str | None = None,
         compression: str = "uncompressed",
+        lookup_cache: LookupCache | None = None,
     ) -> None:
         self.path = path
+        #: Customers' rows kept between lookups; every write below invalidates its customers.
+        self.lookup_cache = lookup_cache if lookup_cache is not None else LookupCache(0)
         self._con = duckdb.connect(str(path))
         settings = {"checkpoint_threshold": checkpoint_threshold}
         if threads is not None:
@@ -182,7 +186,8 @@ class JourneyDatabase:
             f"INSERT INTO {TABLE_NAME} SELECT {columns} FROM upsert_batch "
             f"ON CONFLICT ({', '.join(PRIMARY_KEY)}) DO UPDATE SET {_UPDATE_SET}"
         )
-        with self._cursor() as cursor:
+        customers = table.column("customer_id")
+        with self.lookup_cache.writing(customers), self._cursor() as cursor:
             cursor.register("upsert_batch", table)
             try:
                 with self._write_lock:
@@ -194,7 +199,18 @@ class JourneyDatabase:
         return rows
 
     def lookup(self, customer_ids: Sequence[str], status: str = "all") -> pa.Table:
-        """All journeys of these customers (optionally only open/closed), by customer, priority."""
+        """All journeys of these customers (optionally only open/closed), by customer, priority.
+
+        Served from :attr:`lookup_cache` where it can, with the same result.
+        """
+        _check_status(status)
+        ids = list(dict.fromkeys(customer_ids))
+        if not ids:
+            return JOURNEY_SCHEMA.empty_table()
+        return self.lookup_cache.lookup(ids, status, self._select)
+
+    def _select(self, customer_ids: Sequence[str], status: str = "all") -> pa.Table:
+        """The lookup in DuckDB (uncached)."""
         _check_status(status)
         ids = list(dict.fromkeys(customer_ids))
         if not ids:
@@ -262,7 +278,8 @@ class JourneyDatabase:
             f"AND j.updated_at <= {_TIMESTAMP_SQL}"
         )
         params = [closed_before_us, snapshot_at_us]
-        with self._cursor() as cursor:
+        customers = None if keys is None else keys.column("customer_id")
+        with self.lookup_cache.writing(customers), self._cursor() as cursor:
             if keys is None:
                 sql = f"DELETE FROM {TABLE_NAME} j WHERE {conditions}"
                 with self._write_lock:

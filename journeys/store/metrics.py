@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from journeys.store.database import TableCounts
+from journeys.store.lookup_cache import LookupCacheStats
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0,
@@ -36,10 +37,31 @@ class _TableCollector(Collector):
         )
 
 
+class _LookupCacheCollector(Collector):
+    def __init__(self, stats: Callable[[], LookupCacheStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        prefix = "journeys_store_lookup_cache"
+        for name, value, about in (
+            ("hits", stats.hits, "Customers a lookup found in the cache"),
+            ("misses", stats.misses, "Customers a lookup had to read from DuckDB"),
+            ("invalidations", stats.invalidations, "Cached customers dropped by writes"),
+        ):
+            # Exposed as <name>_total (the client library adds the suffix to counters).
+            yield CounterMetricFamily(f"{prefix}_{name}", about, value=value)
+        yield GaugeMetricFamily(f"{prefix}_customers", "Customers cached", value=stats.customers)
+
+
 class StoreMetrics:
     """The store's metrics in their own registry (no global state)."""
 
-    def __init__(self, counts: Callable[[], TableCounts] | None = None) -> None:
+    def __init__(
+        self,
+        counts: Callable[[], TableCounts] | None = None,
+        lookup_cache: Callable[[], LookupCacheStats] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "journeys_store_call_seconds",
@@ -59,6 +81,8 @@ class StoreMetrics:
         )
         if counts is not None:
             self.registry.register(_TableCollector(counts))
+        if lookup_cache is not None:
+            self.registry.register(_LookupCacheCollector(lookup_cache))
 
     def serve(self, port: int, host: str) -> None:
         """Expose ``/metrics`` over HTTP in a background thread."""

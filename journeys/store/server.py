@@ -27,6 +27,7 @@ from journeys.observability.flight import TRACING_MIDDLEWARE_KEY, TraceContextMi
 from journeys.schema import ID_MAX_LENGTH, JOURNEY_SCHEMA, KEY_SCHEMA
 from journeys.store.auth import MIDDLEWARE_KEY, BearerAuthFactory, require
 from journeys.store.database import JourneyDatabase
+from journeys.store.lookup_cache import LookupCache
 from journeys.store.metrics import StoreMetrics
 from journeys.store.protocol import (
     ROW_COUNT_KEY,
@@ -280,8 +281,9 @@ def serve(settings: StoreServerSettings) -> None:
         threads=settings.threads,
         memory_limit=settings.memory_limit,
         compression=settings.compression,
+        lookup_cache=LookupCache(settings.lookup_cache_customers),
     ) as database:
-        metrics = StoreMetrics(database.counts)
+        metrics = StoreMetrics(database.counts, database.lookup_cache.stats)
         server = StoreFlightServer(database, settings, metrics)
         if settings.metrics_port:
             metrics.serve(settings.metrics_port, settings.host)

@@ -61,6 +61,9 @@ class StoreServerSettings(BaseSettings):
     #: ``uncompressed`` makes indexed lookups ~3x faster for ~2.5x the file size; ``auto``
     #: lets DuckDB compress (see docs in journeys/store/database.py).
     compression: Literal["uncompressed", "auto"] = "uncompressed"
+    #: Customers whose rows the server keeps in memory between lookups (LRU; writes invalidate
+    #: them; ~4 KB each, see docs/store-and-offload-performance.md). 0 turns the cache off.
+    lookup_cache_customers: int = Field(default=200_000, ge=0)
 
     _split = field_validator(
         "reader_tokens", "writer_tokens", "offloader_tokens", "admin_tokens", mode="before"
