@@ -1,0 +1,106 @@
+"""One lookup at a time: the whole request path next to the store lookup alone, same run.
+
+    python bench/sequential_bench.py [--requests 1000] [--customers 10000]
+
+Starts the benchmark stack (bench/bench_stack.py: embedded broker, seeded store server,
+responder, gateway and the no-Kafka baseline app), then sends ``--requests`` lookups one after
+the other, for the same customers in the same order, along three paths:
+
+* ``store``   ``StoreClient.lookup`` over Arrow Flight (the reader token), nothing else;
+* ``direct``  HTTP to bench/direct_app.py, which calls the store without Kafka;
+* ``kafka``   HTTP to the gateway → Kafka → responder → store → Kafka → gateway.
+
+Prints p50/p90/p99/mean per path and each path's ratio to the store lookup alone. It reports;
+it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.bench_report import loadavg
+from bench.bench_stack import BenchStack, StackConfig
+from journeys.store import StoreClient
+
+console = Console()
+
+
+def _percentile(sorted_ms: list[float], q: float) -> float:
+    return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
+
+
+def _timed(calls: list[Callable[[], object]]) -> list[float]:
+    """Run each call in turn; milliseconds of each, sorted."""
+    times = []
+    for call in calls:
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    args = parser.parse_args()
+
+    rng = random.Random(7)
+    customers = [f"cust-{rng.randint(1, args.customers):07d}" for _ in range(args.requests)]
+    with tempfile.TemporaryDirectory(prefix="seq-bench-") as work:
+        stack = BenchStack(StackConfig(Path(work), customers=args.customers))
+        try:
+            stack.start(lambda what: console.print(f"[dim]starting[/] {what}"))
+            headers = {"X-API-Key": stack.api_key}
+            gateway = f"http://{stack.gateway_targets[0]}"
+            direct = f"http://{stack.direct_target}"
+            results: dict[str, list[float]] = {}
+            load_before = loadavg()
+            with (
+                StoreClient(stack.store_url, stack.tokens["reader"]) as store,
+                httpx.Client(headers=headers, timeout=10.0) as http,
+            ):
+                path = "/v1/customers/{}/journeys?status=open"
+                for name, make in (
+                    ("store", lambda c: lambda: store.lookup([c], status="open")),
+                    ("direct", lambda c: lambda: http.get(direct + path.format(c))),
+                    ("kafka", lambda c: lambda: http.get(gateway + path.format(c))),
+                ):
+                    _timed([make(c) for c in customers[:50]])  # warm-up, not measured
+                    results[name] = _timed([make(c) for c in customers])
+        finally:
+            stack.stop()
+
+    table = Table(title=f"{args.requests} sequential lookups, load before {load_before}")
+    for column in ("path", "p50 ms", "p90 ms", "p99 ms", "mean ms", "p50 / store"):
+        table.add_column(column, justify="right" if column != "path" else "left")
+    store_p50 = _percentile(results["store"], 0.5)
+    for name, times in results.items():
+        p50 = _percentile(times, 0.5)
+        table.add_row(
+            name,
+            f"{p50:.2f}",
+            f"{_percentile(times, 0.9):.2f}",
+            f"{_percentile(times, 0.99):.2f}",
+            f"{statistics.fmean(times):.2f}",
+            f"x{p50 / store_p50:.1f}",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
