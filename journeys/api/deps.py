@@ -53,13 +53,18 @@ async def require_api_key(
         raise HTTPException(
             status_code=401, detail=f"missing API key: send it in the {API_KEY_HEADER} header"
         )
+    if not api_key_matches(state, supplied):
+        raise HTTPException(status_code=401, detail="invalid API key")
+
+
+def api_key_matches(state: GatewayState, supplied: str) -> bool:
+    """True when ``supplied`` is one of the configured keys (constant-time)."""
     candidate = supplied.encode()
     matched = False
     # Compare against every key, without stopping early, so timing says nothing about which.
     for key in state.api_keys:
         matched |= hmac.compare_digest(candidate, key)
-    if not matched:
-        raise HTTPException(status_code=401, detail="invalid API key")
+    return matched
 
 
 RequesterDep = Annotated[Requester, Depends(get_requester)]

@@ -74,7 +74,10 @@ class TracingMiddleware:
         with (
             log_context() as context,
             self._tracer.start_as_current_span(
-                f"{method}", context=extract_traceparent(incoming), kind=SpanKind.SERVER
+                method,
+                context=extract_traceparent(incoming),
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": method},
             ) as span,
         ):
             try:
@@ -82,9 +85,7 @@ class TracingMiddleware:
             finally:
                 route = getattr(scope.get("route"), "path", _UNMATCHED)
                 span.update_name(f"{method} {route}")
-                span.set_attribute("http.request.method", method)
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
+                span.set_attributes({"http.route": route, "http.response.status_code": status})
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
                 level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO

@@ -8,12 +8,15 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from journeys.api.deps import ApiKeyDep, RequesterDep
 from journeys.api.models import CustomerJourneys, ErrorBody
+from journeys.api.routes.lookup_route import LookupRoute, lookup_response
 from journeys.contract import StatusFilter
 from journeys.schema import ID_MAX_LENGTH, ID_PATTERN
 
-router = APIRouter(prefix="/v1", tags=["journeys"], dependencies=[ApiKeyDep])
-
-CORRELATION_HEADER: Final = "X-Correlation-Id"
+# LookupRoute: well-formed lookups skip the dependency solver; the declarations below still
+# validate every other request and document the route.
+router = APIRouter(
+    prefix="/v1", tags=["journeys"], dependencies=[ApiKeyDep], route_class=LookupRoute
+)
 
 
 def _error(description: str, example: str) -> dict[str, Any]:
@@ -84,8 +87,4 @@ async def get_customer_journeys(
     ] = None,
 ) -> Response:
     """Look the customer's journeys up over Kafka."""
-    result = await requester.lookup(customer_id, status, traceparent)
-    headers = {CORRELATION_HEADER: result.correlation_id}
-    if result.traceparent is not None:
-        headers["traceparent"] = result.traceparent
-    return Response(content=result.body(), media_type="application/json", headers=headers)
+    return await lookup_response(requester, customer_id, status, traceparent)
