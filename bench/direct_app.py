@@ -96,15 +96,12 @@ def main() -> None:
     import uvicorn
 
     settings = DirectSettings()  # required fields come from the environment
+    from journeys.cli.gateway_commands import SERVER_OPTIONS
+
     uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
+        create_app(settings), host=settings.host, port=settings.port, **SERVER_OPTIONS,
         log_level="warning",
-    )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 import typer
 from pydantic import ValidationError
@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from journeys.contract import StatusFilter
+
+#: How uvicorn serves the gateway (bench/direct_app.py serves the baseline the same way).
+SERVER_OPTIONS: Final[dict[str, Any]] = {"loop": "uvloop", "http": "httptools", "access_log": False}
 
 gateway_app = typer.Typer(help="The HTTP gateway (FastAPI in the DMZ).", no_args_is_help=True)
 _err = Console(stderr=True)
@@ -46,9 +49,7 @@ def serve() -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
+        **SERVER_OPTIONS,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep the JSON handlers configure_logging installed
     )
