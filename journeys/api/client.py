@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from journeys.contract import StatusFilter
-
-DEFAULT_URL: Final = "http://127.0.0.1:8000"
 
 
 class LookupFailed(Exception):

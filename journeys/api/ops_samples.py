@@ -9,7 +9,7 @@ arithmetic (counter increases across resets, histogram quantiles) is tested on i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,6 +19,8 @@ from prometheus_client.samples import Sample
 Labels = tuple[tuple[str, str], ...]
 #: sample name -> label set -> value.
 Samples = dict[str, dict[Labels, float]]
+#: One series: its label set and value.
+Series = tuple[Labels, float]
 #: (upper bound ``le``, cumulative count) of one histogram bucket; the last bound is +Inf.
 Bucket = tuple[float, float]
 
@@ -44,30 +46,44 @@ def registry_samples(registry: CollectorRegistry) -> Samples:
     return _collect(s for family in registry.collect() for s in family.samples)
 
 
-def _matches(labels: Labels, wanted: Mapping[str, str]) -> bool:
-    present = dict(labels)
-    return all(present.get(name) == value for name, value in wanted.items())
+def _matching(samples: Samples, name: str, wanted: Mapping[str, str]) -> Iterator[Series]:
+    """The ``name`` series whose labels include ``wanted``."""
+    for labels, value in samples.get(name, {}).items():
+        present = dict(labels)
+        if all(present.get(key) == want for key, want in wanted.items()):
+            yield labels, value
+
+
+def _sum_by(series: Iterable[Series], label: str) -> dict[str, float]:
+    """``series`` summed per value of ``label`` (series without it are left out)."""
+    result: dict[str, float] = {}
+    for labels, value in series:
+        key = dict(labels).get(label)
+        if key is not None:
+            result[key] = result.get(key, 0.0) + value
+    return result
+
+
+def _grown(new: Samples, old: Samples, name: str, wanted: Mapping[str, str]) -> Iterator[Series]:
+    """Each matching series of ``new`` with its increase since ``old``.
+
+    A series absent from ``old`` was created in between (counters start at zero), so all of its
+    value is new.
+    """
+    before = old.get(name, {})
+    for labels, value in _matching(new, name, wanted):
+        yield labels, increase(value, before.get(labels, 0.0))
 
 
 def total(samples: Samples, name: str, **wanted: str) -> float | None:
     """Sum of the ``name`` samples whose labels include ``wanted``; None when there are none."""
-    series = samples.get(name)
-    if series is None:
-        return None
-    values = [value for labels, value in series.items() if _matches(labels, wanted)]
+    values = [value for _labels, value in _matching(samples, name, wanted)]
     return sum(values) if values else None
 
 
 def by_label(samples: Samples, name: str, label: str, **wanted: str) -> dict[str, float]:
     """The ``name`` samples summed per value of ``label`` (other labels summed away)."""
-    result: dict[str, float] = {}
-    for labels, value in samples.get(name, {}).items():
-        if not _matches(labels, wanted):
-            continue
-        key = dict(labels).get(label)
-        if key is not None:
-            result[key] = result.get(key, 0.0) + value
-    return result
+    return _sum_by(_matching(samples, name, wanted), label)
 
 
 def increase(new: float, old: float) -> float:
@@ -76,32 +92,15 @@ def increase(new: float, old: float) -> float:
 
 
 def window_increase(new: Samples, old: Samples, name: str, **wanted: str) -> float:
-    """Increase of the ``name`` counters between two snapshots, per series, reset-aware.
-
-    A series absent from ``old`` was created in between (counters start at zero), so all of its
-    value is new.
-    """
-    before = old.get(name, {})
-    grown = 0.0
-    for labels, value in new.get(name, {}).items():
-        if _matches(labels, wanted):
-            grown += increase(value, before.get(labels, 0.0))
-    return grown
+    """Increase of the ``name`` counters between two snapshots, per series, reset-aware."""
+    return sum((grown for _labels, grown in _grown(new, old, name, wanted)), 0.0)
 
 
 def window_increase_by_label(
     new: Samples, old: Samples, name: str, label: str, **wanted: str
 ) -> dict[str, float]:
     """:func:`window_increase` per value of ``label``."""
-    before = old.get(name, {})
-    result: dict[str, float] = {}
-    for labels, value in new.get(name, {}).items():
-        if not _matches(labels, wanted):
-            continue
-        key = dict(labels).get(label)
-        if key is not None:
-            result[key] = result.get(key, 0.0) + increase(value, before.get(labels, 0.0))
-    return result
+    return _sum_by(_grown(new, old, name, wanted), label)
 
 
 def window_buckets(new: Samples, old: Samples, histogram: str, **wanted: str) -> list[Bucket]:

@@ -17,6 +17,7 @@ from typing import Final
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from journeys.api.middleware import UNMATCHED_ROUTE
 from journeys.observability import (
     current_traceparent,
     extract_traceparent,
@@ -29,7 +30,6 @@ from journeys.observability import (
 log = logging.getLogger("journeys.api.requests")
 
 _TRACEPARENT_HEADER: Final = b"traceparent"
-_UNMATCHED: Final = "unmatched"
 #: Probes and scrapes: logged at DEBUG so they do not drown the request lines.
 QUIET_ROUTES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -83,7 +83,7 @@ class TracingMiddleware:
             try:
                 await self.app(scope, receive, send_and_record)
             finally:
-                route = getattr(scope.get("route"), "path", _UNMATCHED)
+                route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
                 span.update_name(f"{method} {route}")
                 span.set_attributes({"http.route": route, "http.response.status_code": status})
                 if status >= 500:

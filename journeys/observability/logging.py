@@ -30,6 +30,7 @@ from opentelemetry import trace
 
 from journeys.observability.context import current_correlation_id
 from journeys.observability.redaction import STANDARD_ATTRS, RedactionFilter, Redactor
+from journeys.observability.tracing import span_ids
 
 #: Lines waiting for the writer thread at most; beyond it, lines are dropped (and counted).
 QUEUE_SIZE: Final = 10_000
@@ -64,10 +65,9 @@ class JsonFormatter(logging.Formatter):
                 if fields.get("span_id"):
                     line["span_id"] = fields["span_id"]
         else:
-            span = trace.get_current_span().get_span_context()
-            if span.is_valid:
-                line["trace_id"] = format(span.trace_id, "032x")
-                line["span_id"] = format(span.span_id, "016x")
+            ids = span_ids(trace.get_current_span().get_span_context())
+            if ids is not None:
+                line["trace_id"], line["span_id"] = ids
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

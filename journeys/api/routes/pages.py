@@ -10,6 +10,7 @@ pre-fill.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Final
 
@@ -65,6 +66,7 @@ class DemoConfig(BaseModel):
     examples: list[DemoExample]
 
 
+@functools.cache  # the files ship with the package: list them once, not per request
 def _static_names() -> frozenset[str]:
     if not STATIC_DIR.is_dir():
         return frozenset()
