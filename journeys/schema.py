@@ -72,6 +72,14 @@ JOURNEY_SCHEMA: Final = pa.schema(
 
 COLUMN_NAMES: Final = tuple(JOURNEY_SCHEMA.names)
 
+#: The order of a lookup's rows (``Table.sort_by`` keys): by customer, then most important
+#: (lowest priority) first.
+LOOKUP_ORDER: Final = [
+    ("customer_id", "ascending"),
+    ("priority", "ascending"),
+    ("journey_id", "ascending"),
+]
+
 #: The schema of a batch of primary keys (what housekeeping asks the store to purge).
 KEY_SCHEMA: Final = pa.schema([JOURNEY_SCHEMA.field(name) for name in PRIMARY_KEY])
 

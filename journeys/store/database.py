@@ -30,6 +30,7 @@ from journeys.schema import (
     COLUMN_NAMES,
     JOURNEY_SCHEMA,
     KEY_SCHEMA,
+    LOOKUP_ORDER,
     PRIMARY_KEY,
     TABLE_NAME,
     conform_to_journey_schema,
@@ -45,17 +46,17 @@ INDEX_LOOKUP_MAX_IDS: Final = 2_000
 SCAN_BATCH_ROWS: Final = 64 * 1024
 _MAX_IDLE_CURSORS: Final = 32
 
-#: The order of a lookup's rows: by customer, then most important (lowest priority) first.
-_LOOKUP_ORDER: Final = [
-    ("customer_id", "ascending"),
-    ("priority", "ascending"),
-    ("journey_id", "ascending"),
-]
 _STATUS_SQL: Final = {"all": "TRUE", "open": "status = 'open'", "closed": "status = 'closed'"}
-_UPDATE_SET: Final = ", ".join(
-    f"{name} = excluded.{name}" for name in COLUMN_NAMES if name not in PRIMARY_KEY
-)
 _TIMESTAMP_SQL: Final = "make_timestamp(CAST(? AS BIGINT))::TIMESTAMPTZ"
+#: Insert or replace the registered ``upsert_batch``, stamping ``updated_at`` (the parameter).
+_UPSERT_SQL: Final = (
+    f"INSERT INTO {TABLE_NAME} SELECT "
+    + ", ".join(
+        f"{_TIMESTAMP_SQL} AS updated_at" if name == "updated_at" else name for name in COLUMN_NAMES
+    )
+    + f" FROM upsert_batch ON CONFLICT ({', '.join(PRIMARY_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in COLUMN_NAMES if name not in PRIMARY_KEY)
+)
 
 
 class ServerClock:
@@ -178,21 +179,13 @@ class JourneyDatabase:
         Within one batch the last row of a key wins. Returns the number of rows written.
         """
         table = _last_per_key(table)
-        columns = ", ".join(
-            _TIMESTAMP_SQL + " AS updated_at" if name == "updated_at" else name
-            for name in COLUMN_NAMES
-        )
-        sql = (
-            f"INSERT INTO {TABLE_NAME} SELECT {columns} FROM upsert_batch "
-            f"ON CONFLICT ({', '.join(PRIMARY_KEY)}) DO UPDATE SET {_UPDATE_SET}"
-        )
         customers = table.column("customer_id")
         with self.lookup_cache.writing(customers), self._cursor() as cursor:
             cursor.register("upsert_batch", table)
             try:
                 with self._write_lock:
                     # Consuming the result completes (and auto-commits) the statement.
-                    cursor.execute(sql, [self.clock.tick()]).fetchall()
+                    cursor.execute(_UPSERT_SQL, [self.clock.tick()]).fetchall()
             finally:
                 cursor.unregister("upsert_batch")
         rows: int = table.num_rows
@@ -209,12 +202,9 @@ class JourneyDatabase:
             return JOURNEY_SCHEMA.empty_table()
         return self.lookup_cache.lookup(ids, status, self._select)
 
-    def _select(self, customer_ids: Sequence[str], status: str = "all") -> pa.Table:
-        """The lookup in DuckDB (uncached)."""
-        _check_status(status)
-        ids = list(dict.fromkeys(customer_ids))
-        if not ids:
-            return JOURNEY_SCHEMA.empty_table()
+    def _select(self, ids: list[str], status: str) -> pa.Table:
+        """The lookup in DuckDB (uncached); :meth:`lookup` already checked ``status`` and made
+        ``ids`` distinct and non-empty."""
         # No ORDER BY in SQL: sorting the few rows in Arrow afterwards gives the same table and
         # makes a lookup ~20-40 % cheaper (measured, see docs/performance.md).
         with self._cursor() as cursor:
@@ -235,7 +225,7 @@ class JourneyDatabase:
         if status != "all":
             # Filtering here keeps the index scan: DuckDB skips it when other filters exist.
             result = result.filter(pc.equal(result.column("status"), status))
-        return conform_to_journey_schema(result).sort_by(_LOOKUP_ORDER)
+        return conform_to_journey_schema(result).sort_by(LOOKUP_ORDER)
 
     def snapshot(self, status: str = "all") -> Snapshot:
         """Open a consistent snapshot; iterate ``.batches`` and ``close()`` it when done."""

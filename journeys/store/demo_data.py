@@ -110,19 +110,18 @@ def _batch(first: int, count: int, rng: np.random.Generator, anchor_us: int) -> 
     codes = _strings([c.code for c in _CAMPAIGNS]).take(take)
     customer_ids = _join("cust-", _padded(customer_numbers, 7))
     numbers = np.empty(n, dtype=np.int64)
-    choices = []
     for i, campaign in enumerate(_CAMPAIGNS):
         rows = campaign_idx == i
         low, high = campaign.number_range
         numbers[rows] = rng.integers(low, high + 1, size=int(rows.sum()))
     choice_pick = rng.integers(0, 1 << 30, size=n)
-    for campaign in _CAMPAIGNS:
-        choices.append(list(campaign.choices))
-    choice_flat = [choice for options in choices for choice in options]
-    offsets = np.cumsum([0] + [len(o) for o in choices[:-1]])
-    counts = np.array([len(o) for o in choices])
+    # Every campaign's choices in one array; a row picks within its campaign's run of it.
+    counts = np.array([len(c.choices) for c in _CAMPAIGNS])
+    offsets = np.cumsum(counts) - counts
     choice_index = offsets[campaign_idx] + choice_pick % counts[campaign_idx]
-    choice = _strings(choice_flat).take(pa.array(choice_index, pa.int64()))
+    choice = _strings([option for c in _CAMPAIGNS for option in c.choices]).take(
+        pa.array(choice_index, pa.int64())
+    )
     prefixes = [f'{{"campaign":"{c.code}","{c.number_field}":' for c in _CAMPAIGNS]
     middles = [f',"{c.choice_field}":"' for c in _CAMPAIGNS]
     attributes = _join(

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from journeys.schema import CONTENT_TYPE, JOURNEY_SCHEMA
 from journeys.store.client import StoreClient, to_micros
 from journeys.store.validation import (
+    CONFORMED_SCHEMA,
     SERVER_STAMPED,
     BatchRejected,
     Rejection,
@@ -156,8 +157,7 @@ def _convert_records(records: list[dict[str, Any] | None], first_row: int) -> _C
             arrays.append(pa.array(values, pa.int64()).cast(field_.type))
         else:
             arrays.append(pa.array(values, field_.type))
-    fields = [pa.field(f.name, f.type) for f in JOURNEY_SCHEMA]
-    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    table = pa.Table.from_arrays(arrays, schema=CONFORMED_SCHEMA)
     raw = [record if record is not None else {} for record in records]
     return _Chunk(table, raw, first_row, rejections)
 
@@ -220,9 +220,6 @@ def _read_parquet(path: Path, batch_rows: int) -> Iterator[_Chunk]:
                 Rejection(i, exc.rejection.column, exc.rejection.reason)
                 for i in range(batch.num_rows)
             ]
-            yield _Chunk(table, batch.to_pylist(), first, rejections)
-            first += batch.num_rows
-            continue
         yield _Chunk(table, batch.to_pylist(), first, rejections)
         first += batch.num_rows
 

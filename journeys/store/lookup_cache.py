@@ -144,7 +144,7 @@ class LookupCache:
             self._misses += len(misses)
         return hits, misses, generation
 
-    def _fill(self, rows_by_customer: dict[str, _Entry], generation: int) -> bool:
+    def _fill(self, rows_by_customer: dict[str, _Entry], generation: int) -> None:
         """Store fetched entries if no write started or ended since ``generation``.
 
         Customers that a write in flight is changing are never stored.
@@ -152,7 +152,7 @@ class LookupCache:
         with self._lock:
             if generation != self._generation or self._writing_all:
                 self._fills_refused += 1
-                return False
+                return
             entries, writing = self._entries, self._writing
             for customer, entry in rows_by_customer.items():
                 if customer in writing:
@@ -163,7 +163,6 @@ class LookupCache:
                 entries[customer] = entry
             while len(entries) > self.max_customers:
                 entries.popitem(last=False)[1].drop()
-        return True
 
     def _compact(self, sparse: Iterable[tuple[str, _Entry]]) -> None:
         for customer, entry in sparse:

@@ -103,12 +103,12 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
     def __init__(
         self, database: JourneyDatabase, settings: StoreServerSettings, metrics: StoreMetrics
     ) -> None:
-        tls = settings.tls_cert is not None and settings.tls_key is not None
         certificates = []
         if settings.tls_cert is not None and settings.tls_key is not None:
             certificates.append(
                 flight.CertKeyPair(settings.tls_cert.read_bytes(), settings.tls_key.read_bytes())
             )
+        tls = bool(certificates)
         scheme = "grpc+tls" if tls else "grpc+tcp"
         super().__init__(
             f"{scheme}://{settings.host}:{settings.port}",

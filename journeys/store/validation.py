@@ -33,6 +33,9 @@ from journeys.schema import (
 
 #: Columns a client may leave out of an upsert batch; the server fills them in.
 SERVER_STAMPED: Final = frozenset({"updated_at"})
+#: JOURNEY_SCHEMA's columns and types, every one nullable, no metadata: a batch before its
+#: rows are checked (nulls in non-nullable columns are reported per row, not refused by Arrow).
+CONFORMED_SCHEMA: Final = pa.schema([pa.field(f.name, f.type) for f in JOURNEY_SCHEMA])
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,7 @@ def conform_columns(data: pa.Table | pa.RecordBatch) -> pa.Table:
                     Rejection(row, field.name, "value out of range for int32")
                 ) from None
         columns.append(column)
-    fields = [pa.field(f.name, f.type) for f in JOURNEY_SCHEMA]
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    return pa.Table.from_arrays(columns, schema=CONFORMED_SCHEMA)
 
 
 _JSON_SQL: Final = """
