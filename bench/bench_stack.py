@@ -10,7 +10,6 @@ benchmark tries other Kafka/responder settings without editing code.
 from __future__ import annotations
 
 import secrets
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -20,35 +19,15 @@ from pathlib import Path
 import httpx
 
 from journeys.kafka import EmbeddedBroker
-from journeys.stack import Child, Supervisor
+
+# free_port is re-exported: bench/store_bench.py and store_cache_bench.py import it from here.
+from journeys.processes import free_port as free_port
+from journeys.processes import journeys_command, port_open
+from journeys.stack import Child, Supervisor, http_ok
 from journeys.store import StoreClient, generate_journeys
 
 HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _journeys(*args: str) -> list[str]:
-    return [sys.executable, "-m", "journeys.cli", *args]
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _http_ok(url: str) -> Callable[[], bool]:
-    return lambda: httpx.get(url, timeout=2.0).status_code == 200
 
 
 @dataclass
@@ -152,11 +131,13 @@ class BenchStack:
         )
 
     def _store(self) -> Child:
-        argv = _journeys("store", "serve", "--db", str(self.config.work_dir / "bench.duckdb"))
+        argv = journeys_command(
+            "store", "serve", "--db", str(self.config.work_dir / "bench.duckdb")
+        )
         argv += ["--host", HOST, "--port", str(self.store_port)]
         env = {f"JOURNEYS_STORE_{role.upper()}_TOKENS": t for role, t in self.tokens.items()}
         port = self.store_port
-        return self._child("store", argv, env, lambda: _port_open(port))
+        return self._child("store", argv, env, lambda: port_open(port, HOST))
 
     def _responder(self, i: int) -> Child:
         metrics_port = free_port()
@@ -169,7 +150,9 @@ class BenchStack:
             **self.config.extra_env,
         }
         metrics = f"http://{HOST}:{metrics_port}/metrics"
-        return self._child(f"responder-{i}", _journeys("responder", "run"), env, _http_ok(metrics))
+        return self._child(
+            f"responder-{i}", journeys_command("responder", "run"), env, http_ok(metrics)
+        )
 
     def _gateway(self, i: int) -> Child:
         port = self.gateway_ports[i]
@@ -182,8 +165,8 @@ class BenchStack:
             "JOURNEYS_GATEWAY_LOG_LEVEL": "warning",
             **self.config.extra_env,
         }
-        ready = _http_ok(f"http://{HOST}:{port}/readyz")
-        return self._child(f"gateway-{i}", _journeys("gateway", "serve"), env, ready)
+        ready = http_ok(f"http://{HOST}:{port}/readyz")
+        return self._child(f"gateway-{i}", journeys_command("gateway", "serve"), env, ready)
 
     def _direct(self) -> Child:
         env = {
@@ -194,7 +177,7 @@ class BenchStack:
             "BENCH_DIRECT_API_KEY": self.api_key,
         }
         argv = [sys.executable, str(BENCH_DIR / "direct_app.py")]
-        ready = _http_ok(f"http://{HOST}:{self.direct_port}/readyz")
+        ready = http_ok(f"http://{HOST}:{self.direct_port}/readyz")
         return self._child("direct", argv, env, ready)
 
     def stop(self) -> None:

@@ -8,10 +8,7 @@ in memory: topics and messages are gone when it stops.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -21,6 +18,7 @@ from types import TracebackType
 from typing import IO, Final
 
 from journeys.kafka.errors import BrokerNotFound, BrokerStartError
+from journeys.processes import free_port, port_open, stop_process_group
 
 _METADATA_API_KEY: Final = 3
 _PROBE_CORRELATION_ID: Final = 0x4A52
@@ -46,14 +44,6 @@ def find_broker_binary() -> str:
     )
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def metadata_probe(host: str, port: int, timeout: float = 1.0) -> bool:
     """True when ``host:port`` answers a Kafka Metadata (v0) request with a matching reply."""
     body = (
@@ -73,14 +63,6 @@ def metadata_probe(host: str, port: int, timeout: float = 1.0) -> bool:
     correlation_id: int
     size, correlation_id = struct.unpack(">ii", head)
     return size >= 4 and correlation_id == _PROBE_CORRELATION_ID
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _recv_exactly(sock: socket.socket, count: int) -> bytes | None:
@@ -131,7 +113,7 @@ class EmbeddedBroker:
         """Start the broker and wait until it answers; raises :class:`BrokerStartError`."""
         if self._proc is not None:
             raise BrokerStartError("the embedded broker is already started")
-        if _port_in_use(self.host, self.port):
+        if port_open(self.port, self.host):
             # Checked first: otherwise whatever already listens would pass the readiness probe.
             raise BrokerStartError(f"port {self.port} on {self.host} is already in use")
         argv = self.argv()
@@ -180,18 +162,8 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the broker, wait up to ``timeout``, then SIGKILL it."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-                return
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=timeout)
+        if proc is not None:
+            stop_process_group(proc, timeout)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

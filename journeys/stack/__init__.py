@@ -2,7 +2,7 @@
 
 from journeys.stack.embedded_stack import EmbeddedStack, StackSecrets, StackSettings, StackUrls
 from journeys.stack.errors import StackError
-from journeys.stack.supervisor import Child, Supervisor
+from journeys.stack.supervisor import Child, Supervisor, http_ok
 
 __all__ = [
     "Child",
@@ -12,4 +12,5 @@ __all__ = [
     "StackSettings",
     "StackUrls",
     "Supervisor",
+    "http_ok",
 ]

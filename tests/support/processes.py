@@ -9,30 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from journeys.processes import free_port, journeys_command, port_open, stop_process_group
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    """True when something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+__all__ = ["ServerProcess", "free_port", "journeys_command", "port_open", "wait_until"]
 
 
 def wait_until(
@@ -45,11 +30,6 @@ def wait_until(
             return
         time.sleep(interval)
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
-
-
-def journeys_command(*args: str) -> list[str]:
-    """The ``journeys`` CLI of this interpreter's environment, with ``args``."""
-    return [sys.executable, "-m", "journeys.cli", *args]
 
 
 class ServerProcess:
@@ -126,19 +106,8 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
-        if self.proc is None:
-            return None
         proc, self.proc = self.proc, None
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                return proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                return proc.wait(timeout=timeout)
-            except ProcessLookupError:
-                pass
-        return proc.wait(timeout=timeout)
+        return None if proc is None else stop_process_group(proc, timeout)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
