@@ -32,9 +32,10 @@ from journeys.responder.inbound import (
     InboundRecord,
     InboundRequest,
     Rejection,
+    Routing,
     parse_record,
 )
-from journeys.responder.replies import JourneyIndex, Outbound, dead_letter, reply
+from journeys.responder.replies import JourneyIndex, Outbound, Row, dead_letter, reply
 from journeys.responder.store_lookup import (
     JourneyLookup,
     LookupAttempts,
@@ -109,16 +110,8 @@ class BatchHandler:
             elif isinstance(parsed, Expired):
                 result.expired += 1
                 if self._reply_expired:
-                    self._add_reply(
-                        result,
-                        reply(
-                            self._replies_topic,
-                            parsed.routing,
-                            ReplyStatus.EXPIRED,
-                            None,
-                            error=EXPIRED_ERROR,
-                        ),
-                        ReplyStatus.EXPIRED,
+                    self._reply(
+                        result, parsed.routing, ReplyStatus.EXPIRED, None, error=EXPIRED_ERROR
                     )
             else:
                 self._reject(result, record, parsed)
@@ -136,16 +129,8 @@ class BatchHandler:
         )
         result.dead_letters.append(dead_letter(self._dlq_topic, record, rejection.reason))
         if rejection.routing is not None:
-            self._add_reply(
-                result,
-                reply(
-                    self._replies_topic,
-                    rejection.routing,
-                    ReplyStatus.INVALID,
-                    None,
-                    error=rejection.reason,
-                ),
-                ReplyStatus.INVALID,
+            self._reply(
+                result, rejection.routing, ReplyStatus.INVALID, None, error=rejection.reason
             )
 
     async def _answer(
@@ -179,27 +164,28 @@ class BatchHandler:
         for request in requests:
             journeys = index.journeys(request.customer_id, request.status)
             status = ReplyStatus.OK if journeys else ReplyStatus.NOT_FOUND
-            self._add_reply(
-                result,
-                reply(self._replies_topic, request.routing, status, request.customer_id, journeys),
-                status,
-            )
+            self._reply(result, request.routing, status, request.customer_id, journeys)
 
     def _answer_unavailable(self, result: BatchResult, requests: list[InboundRequest]) -> None:
         for request in requests:
-            self._add_reply(
+            self._reply(
                 result,
-                reply(
-                    self._replies_topic,
-                    request.routing,
-                    ReplyStatus.UNAVAILABLE,
-                    request.customer_id,
-                    error=STORE_UNAVAILABLE_ERROR,
-                ),
+                request.routing,
                 ReplyStatus.UNAVAILABLE,
+                request.customer_id,
+                error=STORE_UNAVAILABLE_ERROR,
             )
 
-    @staticmethod
-    def _add_reply(result: BatchResult, message: Outbound, status: ReplyStatus) -> None:
-        result.replies.append(message)
+    def _reply(
+        self,
+        result: BatchResult,
+        routing: Routing,
+        status: ReplyStatus,
+        customer_id: str | None,
+        journeys: Sequence[Row] = (),
+        error: str | None = None,
+    ) -> None:
+        result.replies.append(
+            reply(self._replies_topic, routing, status, customer_id, journeys, error)
+        )
         result.statuses[status] += 1

@@ -62,11 +62,6 @@ class JourneyIndex:
             grouped.setdefault(row["customer_id"], []).append(row)
         return cls(grouped)
 
-    @classmethod
-    def empty(cls) -> JourneyIndex:
-        """An index with no journeys."""
-        return cls({})
-
     def journeys(self, customer_id: str, status: StatusFilter) -> list[Row]:
         """The customer's journeys matching ``status``, most important (lowest priority) first."""
         rows = self._rows.get(customer_id, [])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -17,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
 from tests.support.kafka_fixtures import KafkaBroker
-from tests.support.stack_fixtures import Gateway, ProcessStack, Responder
+from tests.support.stack_fixtures import ProcessStack, SharedStack
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 CHROMIUM_ARGS: Final = [
@@ -85,13 +84,8 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class PagesStack:
-    """Store (seeded), responder and a gateway with the demo and ops pages switched on."""
-
-    stack: ProcessStack
-    gateway: Gateway
-    responder: Responder
+#: Store (seeded), responder and a gateway with the demo and ops pages switched on.
+PagesStack = SharedStack
 
 
 @pytest.fixture(scope="module")
