@@ -17,7 +17,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,17 +32,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.proc_cpu import process_cpu_s
+from journeys.processes import free_port, journeys_command, stop_process_group
 from journeys.store import StoreClient, StoreError, generate_journeys
 from journeys.store.database import JourneyDatabase
 
 console = Console()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -51,11 +44,12 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _timed(call: Callable[[], object], repeat: int) -> list[float]:
+def _timed_calls(call: Callable[[list[str]], object], calls: list[list[str]]) -> list[float]:
+    """Seconds each ``call(ids)`` took, one sample per entry of ``calls``, in order."""
     samples = []
-    for _ in range(repeat):
+    for ids in calls:
         started = time.perf_counter()
-        call()
+        call(ids)
         samples.append(time.perf_counter() - started)
     return samples
 
@@ -66,13 +60,12 @@ class Server:
     def __init__(
         self, db: Path, tokens: dict[str, str], log: Path, extra_env: dict[str, str] | None = None
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"grpc://127.0.0.1:{self.port}"
         env = {**os.environ, **(extra_env or {})}
         env.update({f"JOURNEYS_STORE_{r.upper()}_TOKENS": t for r, t in tokens.items()})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "journeys.cli", "store", "serve", "--db", str(db),
-             "--port", str(self.port)],
+            journeys_command("store", "serve", "--db", str(db), "--port", str(self.port)),
             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -89,13 +82,8 @@ class Server:
         raise TimeoutError("store did not start")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        # A clean stop checkpoints the WAL of a large database: give it time.
+        stop_process_group(self.proc, timeout=120)
 
 
 def _seed(client: StoreClient, journeys: int, start_customer: int, label: str) -> float:
@@ -158,10 +146,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         with StoreClient(server.url, tokens["reader"], timeout=30) as reader:
             for ids in singles[:50]:
                 reader.lookup(ids)  # warm up
-            single_iter = iter(singles)
-            flight_single = _timed(lambda: reader.lookup(next(single_iter)), len(singles))
-            batch_iter = iter(batches)
-            flight_batch = _timed(lambda: reader.lookup(next(batch_iter)), len(batches))
+            flight_single = _timed_calls(reader.lookup, singles)
+            flight_batch = _timed_calls(reader.lookup, batches)
         with StoreClient(server.url, tokens["offloader"], timeout=600) as offloader:
             server_cpu = process_cpu_s(server.proc.pid) or 0.0
             client_cpu = time.process_time()
@@ -181,10 +167,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     with JourneyDatabase(db) as database:
         for ids in singles[:50]:
             database.lookup(ids)
-        single_iter = iter(singles)
-        local_single = _timed(lambda: database.lookup(next(single_iter)), len(singles))
-        batch_iter = iter(batches)
-        local_batch = _timed(lambda: database.lookup(next(batch_iter)), len(batches))
+        local_single = _timed_calls(database.lookup, singles)
+        local_batch = _timed_calls(database.lookup, batches)
         started = time.perf_counter()
         local_cpu = time.process_time()
         snapshot = database.snapshot()

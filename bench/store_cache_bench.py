@@ -15,7 +15,6 @@ import gc
 import os
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load_math import zipf_weights
 from bench.proc_cpu import process_cpu_s
-from bench.store_bench import Server, _free_port, _percentile, _timed
-from journeys.schema import conform_to_journey_schema
+from bench.store_bench import Server, _percentile, _timed_calls
+from journeys.processes import free_port
+from journeys.schema import LOOKUP_ORDER, conform_to_journey_schema
 from journeys.store import StoreClient, generate_journeys
 from journeys.store.database import JourneyDatabase
 from journeys.store.lookup_cache import LookupCache
@@ -34,7 +34,6 @@ from journeys.store.settings import StoreServerSettings
 
 Row = tuple[str, str, str, str, str]
 ZIPF_EXPONENT = 1.0
-_ORDER = [("customer_id", "ascending"), ("priority", "ascending"), ("journey_id", "ascending")]
 
 
 def _zipf_draws(count: int, customers: int, seed: int) -> list[str]:
@@ -78,12 +77,12 @@ def _rss_bytes() -> int:
 def entry_memory(customers: int = 20_000) -> tuple[float, float, float]:
     """Bytes per cached customer: (Arrow, RSS) filled by batches of 500, Arrow by singles."""
     table = conform_to_journey_schema(pa.concat_tables(generate_journeys(customers)))
-    table = table.sort_by(_ORDER).combine_chunks()
+    table = table.sort_by(LOOKUP_ORDER).combine_chunks()
     ids = sorted(set(table.column("customer_id").to_pylist()))
 
     def fetch(wanted: list[str], status: str) -> pa.Table:
         # What the database returns: a fresh, sorted table of only these customers.
-        return table.filter(pc.is_in(table["customer_id"], pa.array(wanted))).sort_by(_ORDER)
+        return table.filter(pc.is_in(table["customer_id"], pa.array(wanted))).sort_by(LOOKUP_ORDER)
 
     results = []
     for size in (500, 1):
@@ -110,7 +109,7 @@ def measure_cached(
     singles = [[c] for c in _zipf_draws(lookups, customers, 9)]
     batches = _zipf_batches(50, 500, customers, seed=10)
     fresh = [[f"cust-{customers + 1 + i:07d}"] for i in range(200)]  # never seen: misses
-    port = _free_port()
+    port = free_port()
     server = Server(db, tokens, log, extra_env={"JOURNEYS_STORE_METRICS_PORT": str(port)})
     try:
         with StoreClient(server.url, tokens["reader"], timeout=30) as reader:
@@ -119,8 +118,7 @@ def measure_cached(
                 """Latencies, hit rate and server CPU ms per lookup of ``calls``."""
                 hits, misses = _hits_misses(port)
                 cpu = process_cpu_s(server.proc.pid) or 0.0
-                calls_iter = iter(calls)
-                samples = _timed(lambda: reader.lookup(next(calls_iter)), len(calls))
+                samples = _timed_calls(reader.lookup, calls)
                 cpu = (process_cpu_s(server.proc.pid) or 0.0) - cpu
                 hits_after, misses_after = _hits_misses(port)
                 found = hits_after - hits
@@ -167,11 +165,6 @@ def measure_cached(
          f"{arrow_batch / 1e3:.1f} KB; {rss_batch / 1e3:.1f} KB (batch fills), "
          f"{arrow_single / 1e3:.1f} KB (single fills)", "", "", ""),
     ]  # fmt: skip
-
-
-def _timed_calls(call: Callable[[list[str]], object], calls: list[list[str]]) -> list[float]:
-    calls_iter = iter(calls)
-    return _timed(lambda: call(next(calls_iter)), len(calls))
 
 
 if __name__ == "__main__":  # a quick look at memory alone
