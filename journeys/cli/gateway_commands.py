@@ -9,18 +9,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from journeys.cli.errors import fail
 from journeys.contract import StatusFilter
 
 #: How uvicorn serves the gateway (bench/direct_app.py serves the baseline the same way).
 SERVER_OPTIONS: Final[dict[str, Any]] = {"loop": "uvloop", "http": "httptools", "access_log": False}
 
 gateway_app = typer.Typer(help="The HTTP gateway (FastAPI in the DMZ).", no_args_is_help=True)
-_err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
 
 
 @gateway_app.command("serve")
@@ -36,14 +31,14 @@ def serve() -> None:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise _fail(f"invalid gateway settings: {where}: {first['msg']}") from None
+        raise fail(f"invalid gateway settings: {where}: {first['msg']}") from None
     secrets = [key.get_secret_value() for key in settings.api_keys]
     if settings.kafka.sasl_password is not None:
         secrets.append(settings.kafka.sasl_password.get_secret_value())
     try:
         configure_logging(settings.log_level, "gateway", secrets=secrets)
     except ValueError as exc:
-        raise _fail(f"invalid gateway settings: log_level: {exc}") from None
+        raise fail(f"invalid gateway settings: log_level: {exc}") from None
     configure_tracing("gateway")
     uvicorn.run(
         create_app(settings),
@@ -69,11 +64,11 @@ def lookup(
     from journeys.api.client import LookupFailed, fetch_customer_journeys
 
     if not api_key:
-        raise _fail("no API key: pass --api-key or set JOURNEYS_API_KEY")
+        raise fail("no API key: pass --api-key or set JOURNEYS_API_KEY")
     try:
         body = fetch_customer_journeys(customer_id, base_url=url, api_key=api_key, status=status)
     except LookupFailed as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     journeys = body.get("journeys", [])
     table = Table(title=f"{len(journeys)} {status.value} journeys of {customer_id}")
     for column in ("priority", "journey", "campaign", "name", "step", "channel", "title", "valid"):

@@ -25,6 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from journeys.cli.errors import fail, first_settings_error
+
 if TYPE_CHECKING:
     from journeys.offload import JobSummary, OffloadSettings
 
@@ -33,17 +35,11 @@ offload_app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console()
-_err = Console(stderr=True)
 
 RunDate = Annotated[
     datetime | None,
     typer.Option("--date", formats=["%Y-%m-%d"], help="Run date (default: today, UTC)."),
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
-    return typer.Exit(code=1)
 
 
 @contextmanager
@@ -55,15 +51,12 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise _fail(
-            f"invalid offload settings (JOURNEYS_OFFLOAD_*): {where}: {first['msg']}"
-        ) from None
+        problem = first_settings_error(exc)
+        raise fail(f"invalid offload settings (JOURNEYS_OFFLOAD_*): {problem}") from None
     except StoreError as exc:
-        raise _fail(f"store: {exc}") from None
+        raise fail(f"store: {exc}") from None
     except OffloadError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _settings() -> OffloadSettings:

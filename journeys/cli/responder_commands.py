@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
+
+from journeys.cli.errors import fail
 
 responder_app = typer.Typer(
     help="The Kafka responder (consumes requests, one store lookup per batch, replies).",
     no_args_is_help=True,
 )
-_err = Console(stderr=True)
 
 _SETTINGS_HELP = """\
 Settings come from the environment:
@@ -52,11 +52,6 @@ def _settings_error(exc: ValidationError) -> str:
     return f"invalid responder settings: {variable}: {first['msg']}"
 
 
-def _fail(message: str) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
-
-
 @responder_app.command("run", epilog=_SETTINGS_HELP)
 def run() -> None:
     """Run one responder process until SIGTERM or Ctrl-C."""
@@ -66,7 +61,7 @@ def run() -> None:
     try:
         settings = ResponderSettings()
     except ValidationError as exc:
-        raise _fail(_settings_error(exc)) from None
+        raise fail(_settings_error(exc)) from None
     secrets = [settings.store.token.get_secret_value()]
     if settings.kafka.sasl_password is not None:
         secrets.append(settings.kafka.sasl_password.get_secret_value())
@@ -75,7 +70,7 @@ def run() -> None:
     try:
         run_responder(settings)
     except ResponderStartError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:

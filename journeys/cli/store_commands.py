@@ -12,6 +12,8 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from journeys.cli.errors import fail, first_settings_error
+
 # Store modules are imported inside the commands: every process (the gateway too) builds this
 # CLI, and the gateway's process must never load store code (a test checks sys.modules).
 if TYPE_CHECKING:
@@ -32,16 +34,8 @@ ROOT_CERT_OPTION = typer.Option(
 )
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one clear line (no traceback) and return the exit to raise."""
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def _settings_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "settings"
-    return f"invalid setting {where}: {first['msg']}"
+    return f"invalid setting {first_settings_error(exc)}"
 
 
 @contextmanager
