@@ -8,23 +8,14 @@ import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
 from journeys.offload import (
-    OffloadSettings,
     audit_open_snapshot,
     clean_open_snapshots,
     publish_open_snapshot,
     write_open_snapshot,
 )
-from journeys.offload.airflow_settings import settings_from_airflow
+from journeys.offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
 
 OPEN_SNAPSHOT = Asset(name="journeys_open")
-
-
-def _settings() -> OffloadSettings:
-    """Connection ``journeys_store`` and variable ``journeys_lake_uri`` win over the env.
-
-    Called inside tasks only: reading connections and variables is I/O.
-    """
-    return settings_from_airflow()
 
 
 @dag(
@@ -63,24 +54,24 @@ def journeys_nightly_offload() -> None:
         """Scan the open journeys and write a new snapshot; returns its path in the lake."""
         context = get_current_context()
         when = context.get("logical_date") or context["dag_run"].run_after
-        return write_open_snapshot(_settings(), when.date()).path
+        return write_open_snapshot(settings_from_airflow(), when.date()).path
 
     @task
     def audit(path: str) -> str:
         """Check the snapshot against the store's row count and schema, and its key."""
-        return audit_open_snapshot(_settings(), path)
+        return audit_open_snapshot(settings_from_airflow(), path)
 
     @task(outlets=[OPEN_SNAPSHOT])
     def publish(path: str) -> str:
         """Switch the journeys_open pointer to the snapshot."""
-        published = publish_open_snapshot(_settings(), path)
+        published = publish_open_snapshot(settings_from_airflow(), path)
         get_current_context()["outlet_events"][OPEN_SNAPSHOT].extra = {"snapshot": published}
         return published
 
     @task
     def clean(path: str) -> list[str]:
         """Delete the snapshots that are no longer published."""
-        return clean_open_snapshots(_settings(), path)
+        return clean_open_snapshots(settings_from_airflow(), path)
 
     # TaskFlow calls return XComArgs, resolved to the return values at run time.
     clean(publish(audit(write())))  # type: ignore[arg-type]

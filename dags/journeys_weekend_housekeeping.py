@@ -10,22 +10,13 @@ from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from journeys.offload import (
-    OffloadSettings,
     audit_closed_part,
     purge_closed_part,
     write_closed_part,
 )
-from journeys.offload.airflow_settings import settings_from_airflow
+from journeys.offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
 
 CLOSED_TABLE = Asset(name="journeys_closed")
-
-
-def _settings() -> OffloadSettings:
-    """Connection ``journeys_store`` and variable ``journeys_lake_uri`` win over the env.
-
-    Called inside tasks only: reading connections and variables is I/O.
-    """
-    return settings_from_airflow()
 
 
 @dag(
@@ -65,7 +56,7 @@ def journeys_weekend_housekeeping() -> None:
         """Write the store's closed journeys as this week's next part; returns its path."""
         context = get_current_context()
         when = context.get("logical_date") or context["dag_run"].run_after
-        written = write_closed_part(_settings(), when.date())
+        written = write_closed_part(settings_from_airflow(), when.date())
         if written.path is None:
             raise AirflowSkipException("no closed journeys in the store")
         return written.path
@@ -73,12 +64,12 @@ def journeys_weekend_housekeeping() -> None:
     @task
     def audit(path: str) -> str:
         """Check the part against the store's row count and schema, and its key."""
-        return audit_closed_part(_settings(), path)
+        return audit_closed_part(settings_from_airflow(), path)
 
     @task(outlets=[CLOSED_TABLE])
     def purge(path: str) -> dict[str, Any]:
         """Delete the part's rows from the store and commit the part."""
-        purged = purge_closed_part(_settings(), path)
+        purged = purge_closed_part(settings_from_airflow(), path)
         result: dict[str, Any] = {
             "part": purged.path,
             "purged": purged.purged,
