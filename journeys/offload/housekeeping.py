@@ -29,14 +29,7 @@ from journeys.offload.catalog import refresh_catalog_if_enabled
 from journeys.offload.closed_table import CLOSED_TABLE, Part, part_from_path, partition_name, parts
 from journeys.offload.errors import AuditFailed, LakeError, LakeStateError
 from journeys.offload.lake import Lake
-from journeys.offload.nightly import parquet_options
-from journeys.offload.parquet_io import (
-    DICTIONARY_COLUMNS,
-    STATISTICS_COLUMNS,
-    ParquetOptions,
-    audit_files,
-    write_batches,
-)
+from journeys.offload.parquet_io import ParquetOptions, audit_files, write_batches
 from journeys.offload.progress import (
     HOUSEKEEPING_AUDITED,
     HOUSEKEEPING_DATA_WRITTEN,
@@ -110,7 +103,7 @@ def write_closed_part(
             directory,
             [f"part-{number}.parquet"],
             scan,
-            parquet_options(settings),
+            ParquetOptions.from_settings(settings),
             on_batch=on_batch,
         )
     observer.checkpoint(HOUSEKEEPING_DATA_WRITTEN)
@@ -183,7 +176,7 @@ def purge_closed_part(
         observer.checkpoint(HOUSEKEEPING_STORE_PURGED)
         kept = _keys_still_in_store(client, keys) if purged != data.num_rows else set()
     if kept:
-        _remove_rows(lake, path, data, kept, parquet_options(settings))
+        _remove_rows(lake, path, data, kept, ParquetOptions.from_settings(settings))
     observer.checkpoint(HOUSEKEEPING_SURVIVORS_REMOVED)
     observer.advance(data.num_rows)
     record = {
@@ -245,11 +238,8 @@ def _remove_rows(
                 remaining,
                 tmp,
                 filesystem=lake.fs,
-                compression=options.compression,
-                compression_level=options.compression_level,
                 row_group_size=options.row_group_size,
-                use_dictionary=list(DICTIONARY_COLUMNS),
-                write_statistics=list(STATISTICS_COLUMNS),
+                **options.writer_args(),
             )
     except (OSError, pa.ArrowException) as exc:
         raise LakeError(f"cannot rewrite {path}: {exc}") from exc

@@ -8,9 +8,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime
 
-from journeys.offload.housekeeping import audit_closed_part, purge_closed_part, write_closed_part
+from journeys.offload.housekeeping import (
+    PartWritten,
+    audit_closed_part,
+    purge_closed_part,
+    write_closed_part,
+)
 from journeys.offload.metrics import write_job_metrics
 from journeys.offload.nightly import (
+    SnapshotWritten,
     audit_open_snapshot,
     clean_open_snapshots,
     publish_open_snapshot,
@@ -21,7 +27,22 @@ from journeys.offload.settings import OffloadSettings
 from journeys.offload.summary import JobSummary
 
 
-def _finish(settings: OffloadSettings, summary: JobSummary) -> JobSummary:
+def _finish(
+    settings: OffloadSettings,
+    job: str,
+    written: SnapshotWritten | PartWritten,
+    started: float,
+    details: dict[str, object],
+) -> JobSummary:
+    """The run's summary, also written as metrics when the settings ask for them."""
+    summary = JobSummary(
+        job=job,
+        rows=written.rows,
+        bytes=written.bytes,
+        seconds=time.perf_counter() - started,
+        finished_at=datetime.now(UTC),
+        details=details,
+    )
     if settings.metrics_dir is not None:
         write_job_metrics(settings.metrics_dir, summary)
     return summary
@@ -42,22 +63,13 @@ def run_nightly(
     audit_open_snapshot(settings, written.path, observer=observer)
     publish_open_snapshot(settings, written.path, observer=observer)
     deleted = clean_open_snapshots(settings, written.path, observer=observer)
-    return _finish(
-        settings,
-        JobSummary(
-            job="nightly",
-            rows=written.rows,
-            bytes=written.bytes,
-            seconds=time.perf_counter() - started,
-            finished_at=datetime.now(UTC),
-            details={
-                "snapshot": written.path,
-                "snapshot_at": written.snapshot_at,
-                "already_published": written.skipped,
-                "deleted_snapshots": len(deleted),
-            },
-        ),
-    )
+    details: dict[str, object] = {
+        "snapshot": written.path,
+        "snapshot_at": written.snapshot_at,
+        "already_published": written.skipped,
+        "deleted_snapshots": len(deleted),
+    }
+    return _finish(settings, "nightly", written, started, details)
 
 
 def run_housekeeping(
@@ -76,14 +88,4 @@ def run_housekeeping(
         audit_closed_part(settings, written.path, observer=observer)
         purged = purge_closed_part(settings, written.path, observer=observer)
         details.update(purged=purged.purged, kept_in_store=purged.kept_in_store)
-    return _finish(
-        settings,
-        JobSummary(
-            job="housekeeping",
-            rows=written.rows,
-            bytes=written.bytes,
-            seconds=time.perf_counter() - started,
-            finished_at=datetime.now(UTC),
-            details=details,
-        ),
-    )
+    return _finish(settings, "housekeeping", written, started, details)

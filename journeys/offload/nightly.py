@@ -51,15 +51,6 @@ class SnapshotWritten:
     skipped: bool
 
 
-def parquet_options(settings: OffloadSettings) -> ParquetOptions:
-    """The Parquet encoding the settings ask for."""
-    return ParquetOptions(
-        row_group_size=settings.row_group_size,
-        compression=settings.compression,
-        compression_level=settings.compression_level if settings.compression == "zstd" else None,
-    )
-
-
 def write_open_snapshot(
     settings: OffloadSettings,
     run_date: date,
@@ -87,7 +78,7 @@ def write_open_snapshot(
             lake.path(path),
             names,
             scan,
-            parquet_options(settings),
+            ParquetOptions.from_settings(settings),
             on_batch=lambda batch: observer.advance(batch.num_rows),
         )
     observer.checkpoint(NIGHTLY_DATA_WRITTEN)

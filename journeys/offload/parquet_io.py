@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
 import pyarrow as pa
@@ -21,6 +21,9 @@ import pyarrow.parquet as pq
 from journeys.offload.errors import AuditFailed, LakeError, OffloadError
 from journeys.offload.lake import Lake
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
+
+if TYPE_CHECKING:
+    from journeys.offload.settings import OffloadSettings
 
 _PUT_TIMEOUT_S = 1.0
 
@@ -62,6 +65,21 @@ class ParquetOptions:
     compression: str
     compression_level: int | None
 
+    @classmethod
+    def from_settings(cls, settings: OffloadSettings) -> ParquetOptions:
+        """The Parquet encoding the settings ask for."""
+        level = settings.compression_level if settings.compression == "zstd" else None
+        return cls(settings.row_group_size, settings.compression, level)
+
+    def writer_args(self) -> dict[str, Any]:
+        """Keyword arguments of ``pq.ParquetWriter`` / ``pq.write_table`` for this encoding."""
+        return {
+            "compression": self.compression,
+            "compression_level": self.compression_level,
+            "use_dictionary": list(DICTIONARY_COLUMNS),
+            "write_statistics": list(STATISTICS_COLUMNS),
+        }
+
 
 @dataclass(frozen=True)
 class WrittenFiles:
@@ -97,13 +115,7 @@ class _FileWriter:
     def __init__(self, lake: Lake, tmp: str, options: ParquetOptions) -> None:
         self.options = options
         self.writer = pq.ParquetWriter(
-            tmp,
-            JOURNEY_SCHEMA,
-            filesystem=lake.fs,
-            compression=options.compression,
-            compression_level=options.compression_level,
-            use_dictionary=list(DICTIONARY_COLUMNS),
-            write_statistics=list(STATISTICS_COLUMNS),
+            tmp, JOURNEY_SCHEMA, filesystem=lake.fs, **options.writer_args()
         )
         self.queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)
         self.error: BaseException | None = None

@@ -6,9 +6,6 @@ session store with other areas: each starts its own real server process on a fre
 
 from __future__ import annotations
 
-import sys
-import textwrap
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,15 +15,8 @@ import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA
 from journeys.store import StoreClient
-from tests.support.processes import ServerProcess, free_port, port_open
-
-_SERVE = textwrap.dedent(
-    """
-    from journeys.store.server import serve
-    from journeys.store.settings import StoreServerSettings
-    serve(StoreServerSettings())
-    """
-)
+from tests.support.processes import ServerProcess
+from tests.support.store_fixtures import running_store
 
 
 @dataclass
@@ -57,21 +47,5 @@ class PrivateStore:
 @contextmanager
 def private_store(directory: Path) -> Iterator[PrivateStore]:
     """Start a store server with its database in ``directory``; stop it on exit."""
-    port = free_port()
-    tokens = {role: f"{role}-{uuid.uuid4().hex}" for role in ("reader", "writer", "offloader")}
-    env = {
-        "JOURNEYS_STORE_DB": str(directory / "store.duckdb"),
-        "JOURNEYS_STORE_HOST": "127.0.0.1",
-        "JOURNEYS_STORE_PORT": str(port),
-        **{f"JOURNEYS_STORE_{role.upper()}_TOKENS": token for role, token in tokens.items()},
-    }
-    process = ServerProcess(
-        f"store-{port}",
-        [sys.executable, "-c", _SERVE],
-        directory,
-        env=env,
-        ready=lambda: port_open(port),
-        ready_timeout=60,
-    )
-    with process:
-        yield PrivateStore(f"grpc://127.0.0.1:{port}", tokens, process)
+    with running_store(directory) as server:
+        yield PrivateStore(server.url, server.tokens, server.process)
