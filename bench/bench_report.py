@@ -59,8 +59,8 @@ def _cpu_per_request(cpu: dict[str, float], achieved_rps: float) -> str:
     return f"{busy * 10 / achieved_rps:.2f}" if achieved_rps > 0 and cpu else "-"
 
 
-def _ms(value: float | None) -> str:
-    # None: that percentile fell on a request that got no answer (error or timeout).
+def format_ms(value: float | None) -> str:
+    """Milliseconds for a table; ∞ when the percentile fell on a request without an answer."""
     return "∞" if value is None else f"{value:.2f}"
 
 
@@ -81,7 +81,8 @@ def rows(phases: list[dict[str, Any]]) -> list[list[str]]:
             phase["path"], phase["mode"],
             "max" if offered is None else f"{offered:.0f}",
             f"{phase['achieved_rps']:.0f}",
-            _ms(lat["p50"]), _ms(lat["p90"]), _ms(lat["p99"]), _ms(lat["p99.9"]),
+            format_ms(lat["p50"]), format_ms(lat["p90"]), format_ms(lat["p99"]),
+            format_ms(lat["p99.9"]),
             ", ".join(f"{k}:{v}" for k, v in errors.items()) or "0",
             _sum(cpu, "broker"), _sum(cpu, "gateway"), _sum(cpu, "responder"),
             _sum(cpu, "store"), _sum(cpu, "direct"),

@@ -36,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import httpx
 from rich.console import Console
 
-from bench.bench_report import loadavg, machine_info, update_docs, write_report
+from bench.bench_report import format_ms, loadavg, machine_info, update_docs, write_report
 from bench.bench_stack import BenchStack, StackConfig
 from bench.loadgen import Plan
 from bench.proc_cpu import CpuSample
@@ -212,15 +212,11 @@ def measure(args: argparse.Namespace, targets: dict[str, list[str]], api_key: st
     return {"idle_cpu_pct": idle, "phases": phases, "saturated_at": saturated}
 
 
-def _ms(value: float | None) -> str:
-    return "∞" if value is None else f"{value:.2f}"
-
-
 def _one_line(result: dict[str, Any]) -> str:
     lat = result["latency_ms"]
-    p99 = lat["p99"]
     return (
-        f"{result['achieved_rps']:7.0f} req/s  p50 {_ms(lat['p50'])} ms  p99 {_ms(p99)} ms  "
+        f"{result['achieved_rps']:7.0f} req/s  p50 {format_ms(lat['p50'])} ms  "
+        f"p99 {format_ms(lat['p99'])} ms  "
         f"{result['statuses']}  settled in {result['settle_s']:.1f}s"
     )
 

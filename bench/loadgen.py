@@ -213,13 +213,14 @@ class LoadGenerator:
         cpu_used = time.process_time() - await marking
         window = clock() - measure_from
         _mark("MEASURE-END")
+        answered = sum(1 for x in latencies if x != math.inf)
         return Result(
             mode="closed",
             offered_rps=None,
-            achieved_rps=sum(1 for x in latencies if x != math.inf) / window,
+            achieved_rps=answered / window,
             window_s=window,
             requests=len(statuses),
-            answered=sum(1 for x in latencies if x != math.inf),
+            answered=answered,
             statuses=_count(statuses),
             latency_ms=percentiles_ms(latencies),
             service_ms=percentiles_ms(latencies),

@@ -34,13 +34,14 @@ from rich.table import Table
 
 from bench.bench_report import loadavg
 from bench.bench_stack import BenchStack, StackConfig
+from bench.load_math import nearest_rank
 from journeys.store import StoreClient
 
 console = Console()
 
 
-def _percentile(sorted_ms: list[float], q: float) -> float:
-    return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
+def _percentile(sorted_ms: list[float], point: float) -> float:
+    return sorted_ms[nearest_rank(point, len(sorted_ms))]
 
 
 def _timed(calls: list[Callable[[], object]]) -> list[float]:
@@ -88,14 +89,14 @@ def main() -> None:
     table = Table(title=f"{args.requests} sequential lookups, load before {load_before}")
     for column in ("path", "p50 ms", "p90 ms", "p99 ms", "mean ms", "p50 / store"):
         table.add_column(column, justify="right" if column != "path" else "left")
-    store_p50 = _percentile(results["store"], 0.5)
+    store_p50 = _percentile(results["store"], 50)
     for name, times in results.items():
-        p50 = _percentile(times, 0.5)
+        p50 = _percentile(times, 50)
         table.add_row(
             name,
             f"{p50:.2f}",
-            f"{_percentile(times, 0.9):.2f}",
-            f"{_percentile(times, 0.99):.2f}",
+            f"{_percentile(times, 90):.2f}",
+            f"{_percentile(times, 99):.2f}",
             f"{statistics.fmean(times):.2f}",
             f"x{p50 / store_p50:.1f}",
         )
