@@ -18,13 +18,12 @@ from pathlib import Path
 
 import httpx
 
-from journeys.kafka import EmbeddedBroker
+from journeys.devstack import Child, EmbeddedBroker, Supervisor, http_ok
 
 # free_port is re-exported: bench/store_bench.py and store_cache_bench.py import it from here.
-from journeys.processes import free_port as free_port
-from journeys.processes import journeys_command, port_open
-from journeys.stack import Child, Supervisor, http_ok
-from journeys.store import StoreClient, generate_journeys
+from journeys.devstack.processes import free_port as free_port
+from journeys.devstack.processes import journeys_command, port_open
+from store import StoreClient, generate_journeys
 
 HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent

@@ -5,7 +5,7 @@
 
 It does what the gateway and the responder do together, minus the two Kafka hops: check the API
 key and the customer id, look the customer up in the store (one Flight call per request, via
-:class:`journeys.store.AsyncStoreClient`), turn the Arrow rows into the same JSON with the
+:class:`store.AsyncStoreClient`), turn the Arrow rows into the same JSON with the
 responder's own :class:`JourneyIndex`, and answer 200 or 404. Same server (uvicorn, uvloop,
 httptools, no access log) as the gateway, so the ratio of the two paths is the cost of the DMZ.
 """
@@ -27,9 +27,9 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from journeys.contract import StatusFilter
-from journeys.responder.replies import JourneyIndex
 from journeys.schema import ID_MAX_LENGTH, ID_RE
-from journeys.store import AsyncStoreClient, StoreError
+from responder.replies import JourneyIndex
+from store import AsyncStoreClient, StoreError
 
 
 class DirectSettings(BaseSettings):

@@ -27,8 +27,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from journeys.offload import JobSummary, run_housekeeping, run_nightly
-from journeys.store import generate_journeys
+from offload import JobSummary, run_housekeeping, run_nightly
+from store import generate_journeys
 from tests.support.offload_lake import ANCHOR, offload_settings
 from tests.support.offload_store import private_store
 
@@ -65,7 +65,7 @@ class StepTimer:
 
 
 def _drain_scan(url: str, token: str, status: str) -> tuple[int, float]:
-    from journeys.store import StoreClient
+    from store import StoreClient
 
     started = time.perf_counter()
     rows = 0

@@ -37,7 +37,7 @@ from rich.table import Table
 from bench.bench_report import loadavg
 from bench.bench_stack import BenchStack, StackConfig
 from bench.load_math import nearest_rank
-from journeys.store import StoreClient
+from store import StoreClient
 
 console = Console()
 

@@ -32,9 +32,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.proc_cpu import process_cpu_s
-from journeys.processes import free_port, journeys_command, stop_process_group
-from journeys.store import StoreClient, StoreError, generate_journeys
-from journeys.store.database import JourneyDatabase
+from journeys.devstack.processes import free_port, journeys_command, stop_process_group
+from store import StoreClient, StoreError, generate_journeys
+from store.database import JourneyDatabase
 
 console = Console()
 

@@ -25,12 +25,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.load_math import zipf_weights
 from bench.proc_cpu import process_cpu_s
 from bench.store_bench import Server, _percentile, _timed_calls
-from journeys.processes import free_port
+from journeys.devstack.processes import free_port
 from journeys.schema import LOOKUP_ORDER, conform_to_journey_schema
-from journeys.store import StoreClient, generate_journeys
-from journeys.store.database import JourneyDatabase
-from journeys.store.lookup_cache import LookupCache
-from journeys.store.settings import StoreServerSettings
+from store import StoreClient, generate_journeys
+from store.database import JourneyDatabase
+from store.lookup_cache import LookupCache
+from store.settings import StoreServerSettings
 
 Row = tuple[str, str, str, str, str]
 ZIPF_EXPONENT = 1.0

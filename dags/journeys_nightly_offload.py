@@ -7,13 +7,13 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from journeys.offload import (
+from offload import (
     audit_open_snapshot,
     clean_open_snapshots,
     publish_open_snapshot,
     write_open_snapshot,
 )
-from journeys.offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
+from offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
 
 OPEN_SNAPSHOT = Asset(name="journeys_open")
 
@@ -42,7 +42,7 @@ def journeys_nightly_offload() -> None:
        the analysts' catalog; emits an event of the asset `journeys_open`;
     4. **clean** — only then delete the previous snapshots.
 
-    Tasks pass the snapshot's path by XCom and call `journeys.offload`; every task may be
+    Tasks pass the snapshot's path by XCom and call `offload`; every task may be
     retried, and rerunning a date that is already published changes nothing. Settings:
     connection `journeys_store` (password = offloader token), variable `journeys_lake_uri`,
     else `JOURNEYS_OFFLOAD_*`.

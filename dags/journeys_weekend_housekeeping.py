@@ -9,12 +9,12 @@ import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from journeys.offload import (
+from offload import (
     audit_closed_part,
     purge_closed_part,
     write_closed_part,
 )
-from journeys.offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
+from offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
 
 CLOSED_TABLE = Asset(name="journeys_closed")
 

@@ -23,7 +23,7 @@ def serve() -> None:
     """Serve the gateway with uvicorn (settings from JOURNEYS_GATEWAY_* and JOURNEYS_KAFKA_*)."""
     import uvicorn
 
-    from journeys.api import GatewaySettings, create_app
+    from api import GatewaySettings, create_app
     from journeys.observability import configure_logging, configure_tracing
 
     try:
@@ -61,7 +61,7 @@ def lookup(
     ] = None,
 ) -> None:
     """Ask the gateway for a customer's journeys and print them as a table."""
-    from journeys.api.client import LookupFailed, fetch_customer_journeys
+    from journeys.cli.gateway_client import LookupFailed, fetch_customer_journeys
 
     if not api_key:
         raise fail("no API key: pass --api-key or set JOURNEYS_API_KEY")

@@ -28,7 +28,7 @@ from rich.table import Table
 from journeys.cli.errors import fail, first_settings_error
 
 if TYPE_CHECKING:
-    from journeys.offload import JobSummary, OffloadSettings
+    from offload import JobSummary, OffloadSettings
 
 offload_app = typer.Typer(
     help="Offload the store to the Parquet lake (nightly snapshot, weekend housekeeping).",
@@ -45,8 +45,8 @@ RunDate = Annotated[
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Turn the errors a user can act on into one line and exit code 1 (no traceback)."""
-    from journeys.offload import OffloadError
-    from journeys.store.errors import StoreError
+    from offload import OffloadError
+    from store import StoreError
 
     try:
         yield
@@ -60,7 +60,7 @@ def _one_line_errors() -> Iterator[None]:
 
 
 def _settings() -> OffloadSettings:
-    from journeys.offload import OffloadSettings
+    from offload import OffloadSettings
 
     return OffloadSettings()
 
@@ -130,7 +130,7 @@ def nightly(
     ] = False,
 ) -> None:
     """Snapshot the open journeys to journeys_open: write → audit → publish → clean."""
-    from journeys.offload import run_nightly
+    from offload import run_nightly
 
     with _one_line_errors():
         settings = _settings()
@@ -145,7 +145,7 @@ def nightly(
 @offload_app.command("housekeeping")
 def housekeeping(run_date: RunDate = None) -> None:
     """Move closed journeys from the store to journeys_closed: write → audit → purge."""
-    from journeys.offload import run_housekeeping
+    from offload import run_housekeeping
 
     with _one_line_errors():
         settings = _settings()
@@ -157,7 +157,7 @@ def housekeeping(run_date: RunDate = None) -> None:
 
 def catalog() -> None:
     """Write the analysts' DuckDB catalog (views journeys_open, journeys_closed, journeys_all)."""
-    from journeys.offload import build_catalog
+    from offload import build_catalog
 
     with _one_line_errors():
         info = build_catalog(_settings())
@@ -176,7 +176,7 @@ def sql(
     limit: Annotated[int, typer.Option(min=1, help="Print at most this many rows.")] = 100,
 ) -> None:
     """Run a SQL query against the analysts' catalog and print the result as a table."""
-    from journeys.offload import catalog_path, run_query
+    from offload import catalog_path, run_query
 
     with _one_line_errors():
         result = run_query(catalog_path(_settings()), query)

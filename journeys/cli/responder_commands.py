@@ -56,7 +56,7 @@ def _settings_error(exc: ValidationError) -> str:
 def run() -> None:
     """Run one responder process until SIGTERM or Ctrl-C."""
     from journeys.observability import configure_logging, configure_tracing
-    from journeys.responder import ResponderSettings, ResponderStartError, run_responder
+    from responder import ResponderSettings, ResponderStartError, run_responder
 
     try:
         settings = ResponderSettings()

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from journeys.stack import EmbeddedStack, StackError, StackSettings
+from journeys.devstack import EmbeddedStack, StackError, StackSettings
 
 console = Console()
 

@@ -17,7 +17,7 @@ from journeys.cli.errors import fail, first_settings_error
 # Store modules are imported inside the commands: every process (the gateway too) builds this
 # CLI, and the gateway's process must never load store code (a test checks sys.modules).
 if TYPE_CHECKING:
-    from journeys.store.client import StoreClient
+    from store import StoreClient
 
 store_app = typer.Typer(help="The journey store server.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -40,8 +40,7 @@ def _settings_error(exc: ValidationError) -> str:
 
 @contextmanager
 def _client(url: str, token: str, root_cert: Path | None) -> Iterator[StoreClient]:
-    from journeys.store.errors import StoreError
-    from journeys.store.settings import StoreClientSettings
+    from store import StoreClientSettings, StoreError
 
     try:
         settings = StoreClientSettings(url=url, token=SecretStr(token), tls_root_cert=root_cert)
@@ -64,8 +63,8 @@ def serve(
 ) -> None:
     """Run the store server (tokens, TLS and tuning from JOURNEYS_STORE_* variables)."""
     from journeys.observability import configure_logging, configure_tracing
-    from journeys.store.server import serve as run
-    from journeys.store.settings import StoreServerSettings
+    from store import StoreServerSettings
+    from store import serve as run
 
     overrides: dict[str, Any] = {
         key: value
@@ -101,8 +100,7 @@ def load(
     batch_rows: int = typer.Option(50_000, min=1, help="Rows per upsert batch."),
 ) -> None:
     """Validate and load journeys into the store; bad rows go to a rejects file."""
-    from journeys.store.errors import StoreError
-    from journeys.store.loader import LoaderError, load_files
+    from store import LoaderError, StoreError, load_files
 
     for path in files:
         if not path.is_file():
@@ -135,8 +133,7 @@ def seed(
     tls_root_cert: Path | None = ROOT_CERT_OPTION,
 ) -> None:
     """Load deterministic demo journeys into the store (writer token)."""
-    from journeys.store.demo_data import generate_journeys
-    from journeys.store.errors import StoreError
+    from store import StoreError, generate_journeys
 
     total = 0
     with _client(store_url, token, tls_root_cert) as client, _progress() as progress:

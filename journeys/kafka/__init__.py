@@ -1,5 +1,5 @@
 """Kafka plumbing shared by the gateway and the responder: settings, profiles, clients, topic
-admin and the embedded broker."""
+admin. The development broker lives in :mod:`journeys.devstack`."""
 
 from journeys.kafka.admin import ensure_topics, product_topics
 from journeys.kafka.clients import (
@@ -9,7 +9,6 @@ from journeys.kafka.clients import (
     leave_group,
     producer_kwargs,
 )
-from journeys.kafka.embedded_broker import EmbeddedBroker, find_broker_binary, metadata_probe
 from journeys.kafka.errors import (
     BrokerError,
     BrokerNotFound,
@@ -24,7 +23,6 @@ __all__ = [
     "BrokerError",
     "BrokerNotFound",
     "BrokerStartError",
-    "EmbeddedBroker",
     "KafkaSettings",
     "KafkaSetupError",
     "Profile",
@@ -33,9 +31,7 @@ __all__ = [
     "create_consumer",
     "create_producer",
     "ensure_topics",
-    "find_broker_binary",
     "leave_group",
-    "metadata_probe",
     "producer_kwargs",
     "product_topics",
 ]

@@ -8,7 +8,7 @@
   (:mod:`~journeys.observability.tracing`); the Flight server middleware lives in
   :mod:`journeys.observability.flight`, imported explicitly (it loads ``pyarrow.flight``).
 
-This package imports neither :mod:`journeys.api` nor :mod:`journeys.store`.
+This package imports neither :mod:`api` nor :mod:`store`.
 """
 
 from journeys.observability.context import (

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from journeys.store import StoreClient
+from store import StoreClient
 from tests.browser.conftest import screenshot
 from tests.support.cli_process import LineReader
 from tests.support.processes import free_port, journeys_command

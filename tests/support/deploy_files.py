@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
@@ -73,16 +73,19 @@ def read_env_file(path: Path) -> EnvFile:
 
 # --- settings classes ----------------------------------------------------------------------
 
+#: The import packages of the ``journeys`` distribution.
+PRODUCT_PACKAGES: Final = ("api", "responder", "store", "offload", "journeys")
+
 
 def _settings_modules() -> list[str]:
-    """Modules under ``journeys/`` whose file name says they hold settings.
+    """Modules of the product's packages whose file name says they hold settings.
 
     Found by file name, not by importing packages, so a settings module that fails to import
     fails the test instead of silently disappearing.
     """
-    package = REPO / "journeys"
     names = []
-    for path in sorted(package.rglob("*.py")):
+    paths = (p for package in PRODUCT_PACKAGES for p in (REPO / package).rglob("*.py"))
+    for path in sorted(paths):
         if "settings" in path.stem or "config" in path.stem:
             names.append(".".join(path.relative_to(REPO).with_suffix("").parts))
     return names
@@ -90,7 +93,7 @@ def _settings_modules() -> list[str]:
 
 @cache
 def settings_classes() -> dict[str, type[BaseSettings]]:
-    """Every pydantic-settings class under ``journeys``, by its env prefix."""
+    """Every pydantic-settings class of the product's packages, by its env prefix."""
     found: dict[str, type[BaseSettings]] = {}
     for name in _settings_modules():
         module = importlib.import_module(name)

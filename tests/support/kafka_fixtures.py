@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from journeys.kafka import EmbeddedBroker, KafkaSettings, metadata_probe
+from journeys.devstack import EmbeddedBroker, metadata_probe
+from journeys.kafka import KafkaSettings
 from tests.support.processes import ServerProcess, free_port
 
 KafkaSettingsFactory = Callable[..., KafkaSettings]

@@ -16,8 +16,8 @@ from datetime import date
 
 import pyarrow.parquet as pq
 
-from journeys.offload import OffloadSettings, run_housekeeping, run_nightly
-from journeys.store import StoreClient
+from offload import OffloadSettings, run_housekeeping, run_nightly
+from store import StoreClient
 
 
 class CrashingObserver:

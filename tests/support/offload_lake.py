@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from journeys.offload import Lake, OffloadSettings, committed_files, current_snapshot_files
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
-from journeys.store.demo_data import generate_journeys
+from offload import Lake, OffloadSettings, committed_files, current_snapshot_files
+from store.demo_data import generate_journeys
 
 #: A fixed anchor so demo rows are identical across runs and days.
 ANCHOR = datetime(2026, 11, 16, tzinfo=UTC)

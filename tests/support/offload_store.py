@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA
-from journeys.store import StoreClient
+from store import StoreClient
 from tests.support.processes import ServerProcess
 from tests.support.store_fixtures import running_store
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from journeys.processes import free_port, journeys_command, port_open, stop_process_group
+from journeys.devstack.processes import free_port, journeys_command, port_open, stop_process_group
 
 __all__ = ["ServerProcess", "free_port", "journeys_command", "port_open", "wait_until"]
 

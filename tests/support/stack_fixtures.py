@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from journeys.store import StoreClient
-from journeys.store.demo_data import generate_journeys
+from store import StoreClient
+from store.demo_data import generate_journeys
 from tests.support.kafka_fixtures import KafkaBroker
 from tests.support.processes import ServerProcess, free_port, journeys_command, port_open
 

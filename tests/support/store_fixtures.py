@@ -22,8 +22,8 @@ import pyarrow as pa
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
-from journeys.store import StoreClient, StoreError
-from journeys.store.protocol import Role
+from store import StoreClient, StoreError
+from store.protocol import Role
 from tests.support.processes import ServerProcess, free_port, journeys_command
 
 ROLES = tuple(role.value for role in Role)

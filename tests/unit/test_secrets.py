@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from journeys.api.settings import GatewaySettings
+from api.settings import GatewaySettings
 from journeys.kafka import KafkaSettings
 from journeys.secrets import is_placeholder, weak_secret_reason
-from journeys.store.settings import StoreServerSettings
+from store.settings import StoreServerSettings
 
 PLACEHOLDERS = ["CHANGEME", "CHANGEME-admin-token-0001", "replace-with-placeholder-xyz", "x" * 20]
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from journeys.kafka import EmbeddedBroker, KafkaSettings, create_producer, metadata_probe
+from journeys.devstack import EmbeddedBroker, metadata_probe
+from journeys.kafka import KafkaSettings, create_producer
 from tests.integration.api.conftest import API_KEY, GatewayProcess, GatewayStarter
 from tests.integration.api.echo_responder import EchoResponder
 from tests.support.processes import ServerProcess, free_port

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from journeys.offload import Lake, OffloadSettings
+from offload import Lake, OffloadSettings
 from tests.support.offload_lake import offload_settings
 from tests.support.offload_store import PrivateStore, private_store
 

@@ -9,8 +9,8 @@ from datetime import date
 import duckdb
 import pytest
 
-from journeys.offload import OffloadSettings, build_catalog, run_housekeeping, run_nightly
 from journeys.schema import create_table_sql
+from offload import OffloadSettings, build_catalog, run_housekeeping, run_nightly
 from tests.support.offload_lake import by_key, demo_rows
 from tests.support.offload_store import PrivateStore
 from tests.support.processes import journeys_command

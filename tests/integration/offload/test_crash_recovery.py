@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from journeys.offload import (
+from offload import (
     HOUSEKEEPING_CHECKPOINTS,
     NIGHTLY_CHECKPOINTS,
     Lake,
@@ -28,9 +28,9 @@ from journeys.offload import (
     run_housekeeping,
     run_nightly,
 )
-from journeys.offload.closed_table import parts
-from journeys.offload.lake import is_temporary
-from journeys.offload.open_table import SNAPSHOTS
+from offload.closed_table import parts
+from offload.lake import is_temporary
+from offload.open_table import SNAPSHOTS
 from tests.support.offload_lake import (
     assert_invariant,
     by_key,

@@ -8,9 +8,9 @@ import textwrap
 import pyarrow.compute as pc
 import pytest
 
-from journeys.offload import Lake, OffloadSettings, read_pointer
-from journeys.offload.closed_table import parts
 from journeys.schema import JOURNEY_SCHEMA
+from offload import Lake, OffloadSettings, read_pointer
+from offload.closed_table import parts
 from tests.support.airflow_fixtures import DAGS_FOLDER, AirflowHome
 from tests.support.offload_lake import (
     assert_invariant,

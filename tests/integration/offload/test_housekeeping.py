@@ -9,7 +9,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from journeys.offload import (
+from journeys.schema import JOURNEY_SCHEMA
+from offload import (
     AuditFailed,
     Lake,
     OffloadSettings,
@@ -18,8 +19,7 @@ from journeys.offload import (
     run_housekeeping,
     write_closed_part,
 )
-from journeys.offload.closed_table import parts
-from journeys.schema import JOURNEY_SCHEMA
+from offload.closed_table import parts
 from tests.support.offload_lake import (
     assert_invariant,
     by_key,

@@ -10,7 +10,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from journeys.offload import (
+from journeys.schema import JOURNEY_SCHEMA
+from offload import (
     AuditFailed,
     Lake,
     NotPublished,
@@ -23,8 +24,7 @@ from journeys.offload import (
     snapshot_files,
     write_open_snapshot,
 )
-from journeys.offload.open_table import SNAPSHOTS
-from journeys.schema import JOURNEY_SCHEMA
+from offload.open_table import SNAPSHOTS
 from tests.support.offload_lake import by_key, demo_rows, open_table, read_files
 from tests.support.offload_store import PrivateStore
 

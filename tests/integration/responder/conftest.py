@@ -14,9 +14,9 @@ import pytest
 from pydantic import SecretStr
 
 from journeys.kafka import KafkaSettings
-from journeys.responder import Responder, ResponderMetrics, ResponderSettings
-from journeys.responder.runner import open_store
-from journeys.store import StoreClientSettings
+from responder import Responder, ResponderMetrics, ResponderSettings
+from responder.runner import open_store
+from store import StoreClientSettings
 from tests.support.kafka_fixtures import KafkaSettingsFactory
 from tests.support.store_fixtures import StoreServer
 

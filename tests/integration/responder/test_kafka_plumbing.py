@@ -9,15 +9,14 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from journeys.devstack import EmbeddedBroker, metadata_probe
 from journeys.kafka import (
     BrokerStartError,
-    EmbeddedBroker,
     TopicSetupError,
     create_consumer,
     create_producer,
     ensure_topics,
     leave_group,
-    metadata_probe,
 )
 from tests.support.kafka_fixtures import KafkaBroker, KafkaSettingsFactory, group_members
 

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from journeys.contract import Header, ReplyStatus, decode_reply
 from journeys.kafka import create_producer
-from journeys.responder import ResponderSettings
-from journeys.store import StoreClientSettings
+from responder import ResponderSettings
+from store import StoreClientSettings
 from tests.integration.responder.conftest import running_responder
 from tests.support.responder_builders import (
     ReplyReader,

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from journeys.schema import KEY_SCHEMA
-from journeys.store import generate_journeys
+from store import generate_journeys
 from tests.support.processes import free_port
 from tests.support.store_fixtures import StoreServer, journey_row, journeys_table, unique_prefix
 

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA, KEY_SCHEMA
-from journeys.store import (
+from store import (
     StoreClient,
     StoreInvalidRequest,
     StoreUnauthenticated,

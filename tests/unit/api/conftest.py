@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from journeys.api import GatewaySettings, create_app
-from journeys.api.state import GatewayState
+from api import GatewaySettings, create_app
+from api.state import GatewayState
 from journeys.kafka import KafkaSettings
 from tests.unit.api.fake_kafka import FakeKafka, SentRequest, reply_value
 

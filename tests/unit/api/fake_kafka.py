@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from journeys.api.errors import KafkaUnavailable
-from journeys.api.reply_router import ReplyRouter
-from journeys.api.settings import GatewaySettings
+from api.errors import KafkaUnavailable
+from api.reply_router import ReplyRouter
+from api.settings import GatewaySettings
 from journeys.contract import Header
 
 
@@ -48,7 +48,7 @@ def reply_value(status: str, **fields: Any) -> bytes:
 
 @dataclass
 class FakeKafka:
-    """Stands in for :class:`journeys.api.kafka_link.KafkaLink`."""
+    """Stands in for :class:`api.kafka_link.KafkaLink`."""
 
     respond: Responder | None = None
     is_connected: bool = True

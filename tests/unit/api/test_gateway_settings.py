@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from journeys.api import GatewaySettings
+from api import GatewaySettings
 from journeys.kafka import KafkaSettings
 
 GOOD = "9f8e7d6c5b4a39281706"

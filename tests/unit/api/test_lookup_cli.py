@@ -6,8 +6,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from journeys.api.client import LookupFailed, fetch_customer_journeys
 from journeys.cli.app import app
+from journeys.cli.gateway_client import LookupFailed, fetch_customer_journeys
 from journeys.contract import StatusFilter
 from tests.support.processes import free_port
 from tests.unit.api.conftest import journey

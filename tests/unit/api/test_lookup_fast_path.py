@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from journeys.api.routes.lookup_route import LookupRoute
+from api.routes.lookup_route import LookupRoute
 from tests.unit.api.conftest import API_KEY, Gateway
 
 # (method, path, query, API key): well-formed lookups and every way to miss the fast path.

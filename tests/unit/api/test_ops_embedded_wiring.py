@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from journeys.api import GatewaySettings
-from journeys.stack.embedded_stack import EmbeddedStack, StackSettings
+from api import GatewaySettings
+from journeys.devstack.embedded_stack import EmbeddedStack, StackSettings
 
 
 def _gateway_settings(stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch) -> GatewaySettings:

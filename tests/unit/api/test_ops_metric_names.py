@@ -5,12 +5,12 @@ A renamed metric would silently blank a figure on the ops page; this names the o
 
 from __future__ import annotations
 
-from journeys.api.metrics import GatewayMetrics
-from journeys.api.ops_samples import Samples, registry_samples
-from journeys.api.ops_summary import LOOKUP_ROUTE, Names
-from journeys.responder.metrics import ResponderMetrics
-from journeys.store.database import TableCounts
-from journeys.store.metrics import StoreMetrics
+from api.demo.ops_samples import Samples, registry_samples
+from api.demo.ops_summary import LOOKUP_ROUTE, Names
+from api.metrics import GatewayMetrics
+from responder.metrics import ResponderMetrics
+from store.database import TableCounts
+from store.metrics import StoreMetrics
 
 
 def _names_of(prefix: str) -> list[str]:

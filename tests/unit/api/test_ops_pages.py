@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from pydantic import ValidationError
 
-from journeys.api import GatewaySettings
-from journeys.api.ops_monitor import OpsMonitor, open_ops_monitor
-from journeys.api.ops_summary import LOOKUP_ROUTE
+from api import GatewaySettings
+from api.demo.ops_monitor import OpsMonitor, open_ops_monitor
+from api.demo.ops_summary import LOOKUP_ROUTE
 from tests.support.processes import free_port
 from tests.unit.api.conftest import API_KEY, Gateway, gateway_settings
 
@@ -127,7 +127,7 @@ def test_ops_peers_must_be_http_urls() -> None:
 
 
 def test_the_counted_route_is_the_lookup_route() -> None:
-    from journeys.api.routes.journeys import router
+    from api.routes.journeys import router
 
     assert LOOKUP_ROUTE in {getattr(route, "path", None) for route in router.routes}
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from journeys.api.ops_samples import (
+from api.demo.ops_samples import (
     Samples,
     by_label,
     histogram_quantile,

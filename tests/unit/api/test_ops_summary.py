@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from journeys.api.ops_samples import Samples
-from journeys.api.ops_summary import LOOKUP_ROUTE, OpsHistory, PeerStatus, Snapshot, summarise
+from api.demo.ops_samples import Samples
+from api.demo.ops_summary import LOOKUP_ROUTE, OpsHistory, PeerStatus, Snapshot, summarise
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ROUTE = (("route", LOOKUP_ROUTE),)

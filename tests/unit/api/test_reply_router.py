@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from journeys.api.reply_router import ReplyRouter, correlation_id_of
+from api.reply_router import ReplyRouter, correlation_id_of
 
 
 def counting_router(capacity: int = 100) -> tuple[ReplyRouter, list[str]]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.deploy_files import DEPLOY, REPO
+from tests.support.deploy_files import DEPLOY, PRODUCT_PACKAGES, REPO
 
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 RUNBOOK = REPO / "docs" / "operations.md"
@@ -100,7 +100,9 @@ def _metric_names(expr: str) -> set[str]:
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
 def test_alerts_use_metrics_the_code_exports(rule: dict[str, Any]) -> None:
-    source = "\n".join(path.read_text() for path in (REPO / "journeys").rglob("*.py"))
+    source = "\n".join(
+        path.read_text() for package in PRODUCT_PACKAGES for path in (REPO / package).rglob("*.py")
+    )
     missing = [
         name
         for name in _metric_names(rule["expr"])

@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind
 
 from journeys.observability import get_tracer
 from journeys.observability.flight import TRACING_MIDDLEWARE_KEY, TraceContextMiddlewareFactory
-from journeys.store import AsyncStoreClient, StoreClient, StoreError
+from store import AsyncStoreClient, StoreClient, StoreError
 
 
 class _HealthServer(flight.FlightServerBase):  # type: ignore[misc]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from journeys.offload import Lake, committed_files, partition_name
-from journeys.offload.closed_table import part_from_path, parts
+from offload import Lake, committed_files, partition_name
+from offload.closed_table import part_from_path, parts
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from journeys.offload import Lake, LakeError
-from journeys.offload.lake import is_temporary
+from offload import Lake, LakeError
+from offload.lake import is_temporary
 
 
 def test_write_json_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from journeys.offload import JobSummary, write_job_metrics
+from offload import JobSummary, write_job_metrics
 
 
 def test_metrics_file_holds_rows_duration_and_last_success_of_the_job(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from journeys.offload import AuditFailed, Lake, OffloadError
-from journeys.offload.parquet_io import ParquetOptions, audit_files, conform, write_batches
 from journeys.schema import JOURNEY_SCHEMA
+from offload import AuditFailed, Lake, OffloadError
+from offload.parquet_io import ParquetOptions, audit_files, conform, write_batches
 from tests.support.offload_lake import by_key, demo_rows
 
 OPTIONS = ParquetOptions(row_group_size=1_000, compression="zstd", compression_level=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from journeys.offload import OffloadSettings
+from offload import OffloadSettings
 
 
 def test_settings_come_from_the_offload_prefix_with_a_nested_store(

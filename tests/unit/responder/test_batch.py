@@ -9,10 +9,10 @@ import pyarrow.compute as pc
 import pytest
 
 from journeys.contract import Header, ReplyStatus, decode_reply
-from journeys.responder.batch import STORE_UNAVAILABLE_ERROR, BatchHandler
-from journeys.responder.replies import Outbound
-from journeys.responder.store_lookup import RetryPolicy
-from journeys.store import StoreError, StoreUnauthenticated, StoreUnavailable
+from responder.batch import STORE_UNAVAILABLE_ERROR, BatchHandler
+from responder.replies import Outbound
+from responder.store_lookup import RetryPolicy
+from store import StoreError, StoreUnauthenticated, StoreUnavailable
 from tests.support.responder_builders import (
     journey_row,
     journey_table,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from journeys.contract import Header, StatusFilter
-from journeys.responder.inbound import Expired, InboundRequest, Rejection, parse_record
+from responder.inbound import Expired, InboundRequest, Rejection, parse_record
 from tests.support.responder_builders import (
     now_ms,
     record,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import urllib.request
 
 from journeys.contract import ReplyStatus
-from journeys.responder.batch import BatchResult
-from journeys.responder.metrics import ResponderMetrics, serve_metrics
+from responder.batch import BatchResult
+from responder.metrics import ResponderMetrics, serve_metrics
 
 
 def value(metrics: ResponderMetrics, name: str, **labels: str) -> float:

@@ -10,8 +10,8 @@ from journeys.contract import (
     StatusFilter,
     decode_reply,
 )
-from journeys.responder.inbound import Routing
-from journeys.responder.replies import JourneyIndex, dead_letter, encode_reply, reply
+from responder.inbound import Routing
+from responder.replies import JourneyIndex, dead_letter, encode_reply, reply
 from tests.support.responder_builders import journey_row, journey_table, record
 
 ROUTING = Routing("corr-1", 5, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")

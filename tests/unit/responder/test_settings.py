@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from journeys.responder.settings import ResponderSettings
+from responder.settings import ResponderSettings
 
 
 def test_settings_read_nested_store_and_shared_kafka_variables(

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pytest
 
-from journeys.responder.store_lookup import LookupAttempts, RetryPolicy, lookup_with_retry
-from journeys.store import StoreUnavailable
+from responder.store_lookup import LookupAttempts, RetryPolicy, lookup_with_retry
+from store import StoreUnavailable
 from tests.support.responder_builders import journey_table
 
 

@@ -4,9 +4,9 @@ the request's correlation id and trace id."""
 from __future__ import annotations
 
 from journeys.contract import ReplyStatus
-from journeys.responder.inbound import Routing
-from journeys.responder.replies import dead_letter, reply
-from journeys.responder.tracing import MAX_LINKS, batch_span, log_answers
+from responder.inbound import Routing
+from responder.replies import dead_letter, reply
+from responder.tracing import MAX_LINKS, batch_span, log_answers
 from tests.support.log_fixtures import JsonLogs
 from tests.support.responder_builders import record, request_headers, request_value
 

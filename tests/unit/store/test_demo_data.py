@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from journeys.schema import JOURNEY_SCHEMA
-from journeys.store.demo_data import generate_journeys
-from journeys.store.validation import validate_batch
+from store.demo_data import generate_journeys
+from store.validation import validate_batch
 
 ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from journeys.store import (
+from store import (
     StoreError,
     StoreInternalError,
     StoreInvalidRequest,
@@ -16,7 +16,7 @@ from journeys.store import (
     StoreUnauthorized,
     StoreUnavailable,
 )
-from journeys.store.client import FLIGHT_ERROR_MAP, translate_error
+from store.client import FLIGHT_ERROR_MAP, translate_error
 
 
 def _library_exceptions() -> list[type[BaseException]]:

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from journeys.schema import JOURNEY_SCHEMA, conform_to_journey_schema
-from journeys.store.lookup_cache import LookupCache
-from journeys.store.settings import StoreServerSettings
+from store.lookup_cache import LookupCache
+from store.settings import StoreServerSettings
 from tests.support.store_fixtures import journey_row, journeys_table
 
 ORDER = [("customer_id", "ascending"), ("priority", "ascending"), ("journey_id", "ascending")]

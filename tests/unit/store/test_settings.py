@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from journeys.store import Role, StoreClientSettings, StoreServerSettings
+from store import Role, StoreClientSettings, StoreServerSettings
 
 
 def test_token_lists_are_comma_separated_for_rotation(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
-from journeys.store.validation import (
+from store.validation import (
     BatchRejected,
     conform_columns,
     split_valid,

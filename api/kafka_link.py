@@ -1,0 +1,166 @@
+"""The gateway's connection to Kafka: a request producer and its reply partition consumer.
+
+:class:`KafkaLink` connects in the background and keeps retrying with backoff, so a gateway
+started before its broker serves ``/healthz`` at once, answers lookups with 503 (never a hang)
+and turns ready when Kafka is reachable. :class:`Link` is the boundary the rest of the gateway
+sees; unit tests replace it with a fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Final, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from api.errors import KafkaUnavailable
+from api.reply_router import ReplyConsumer, ReplyRouter
+from api.settings import GatewaySettings
+from journeys.kafka import KafkaSetupError, create_producer, ensure_topics
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
+_PROBE_TIMEOUT_S: Final = 1.0
+_PROBE_CACHE_S: Final = 1.0
+_STOP_TIMEOUT_S: Final = 5.0
+
+Headers = list[tuple[str, bytes]]
+
+
+class Link(Protocol):
+    """What the gateway needs from Kafka."""
+
+    async def start(self) -> None:
+        """Begin connecting; must return promptly even when Kafka is down."""
+
+    async def stop(self) -> None:
+        """Close every client; idempotent."""
+
+    def connected(self) -> bool:
+        """True when requests can be produced and replies are being read."""
+
+    async def ready(self) -> bool:
+        """``connected()`` and the broker answers right now (``/readyz``)."""
+
+    async def send(self, key: bytes, value: bytes, headers: Headers) -> None:
+        """Produce one request and wait for the broker's acknowledgement.
+
+        Raises :class:`KafkaUnavailable`; the caller bounds the wait with the deadline.
+        """
+
+
+class KafkaLink:
+    """aiokafka producer + :class:`ReplyConsumer`, (re)connected by a background task."""
+
+    def __init__(self, settings: GatewaySettings, router: ReplyRouter) -> None:
+        self._kafka = settings.kafka
+        self._partition = settings.reply_partition
+        self._router = router
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: ReplyConsumer | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self._probe_ok_until = 0.0
+
+    async def start(self) -> None:
+        """Start connecting in the background."""
+        if self._connector is not None:
+            raise RuntimeError("KafkaLink already started")
+        self._connector = asyncio.create_task(self._connect_until_done(), name="kafka-connect")
+
+    async def _connect_until_done(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._connect_once()
+            except (KafkaError, KafkaSetupError, KafkaUnavailable, OSError) as exc:
+                delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
+                attempt += 1
+                log.warning("Kafka not reachable (%s); retrying in %.1fs", exc, delay)
+                await self._close_clients()
+                await asyncio.sleep(delay)
+            else:
+                log.info(
+                    "connected to Kafka %s; reading %s partition %d",
+                    self._kafka.bootstrap_servers,
+                    self._kafka.replies_topic,
+                    self._partition,
+                )
+                return
+
+    async def _connect_once(self) -> None:
+        if self._kafka.create_topics:
+            # Off in production: a DMZ process should not hold topic-admin rights.
+            await ensure_topics(self._kafka)
+        producer = create_producer(self._kafka, role=f"gateway-{self._partition}")
+        self._producer = producer
+        await producer.start()
+        consumer = ReplyConsumer(self._kafka, self._partition, self._router)
+        self._consumer = consumer
+        await consumer.start()
+
+    def connected(self) -> bool:
+        """Producer started and reply partition assigned and read."""
+        connector = self._connector
+        return (
+            connector is not None
+            and connector.done()
+            and self._consumer is not None
+            and self._consumer.assigned
+        )
+
+    async def ready(self) -> bool:
+        """Connected, and a metadata request to the cluster succeeds (cached for a second)."""
+        if not self.connected() or self._producer is None:
+            return False
+        now = time.monotonic()
+        if now < self._probe_ok_until:
+            return True
+        try:
+            await asyncio.wait_for(
+                self._producer.client.fetch_all_metadata(), timeout=_PROBE_TIMEOUT_S
+            )
+        except (TimeoutError, KafkaError, OSError):
+            return False
+        self._probe_ok_until = now + _PROBE_CACHE_S
+        return True
+
+    async def send(self, key: bytes, value: bytes, headers: Headers) -> None:
+        """Produce to the requests topic and wait for the acknowledgement."""
+        producer = self._producer
+        if producer is None or not self.connected():
+            raise KafkaUnavailable("the gateway is not connected to Kafka")
+        try:
+            await producer.send_and_wait(
+                self._kafka.requests_topic, value, key=key, headers=headers
+            )
+        except KafkaError as exc:
+            raise KafkaUnavailable(f"Kafka refused the request: {exc}") from exc
+
+    async def _close_clients(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            await _bounded(consumer.stop(), "reply consumer")
+        if producer is not None:
+            await _bounded(producer.stop(), "producer")
+
+    async def stop(self) -> None:
+        """Stop connecting, then close the consumer and the producer."""
+        connector, self._connector = self._connector, None
+        if connector is not None:
+            connector.cancel()
+            await asyncio.gather(connector, return_exceptions=True)
+        await self._close_clients()
+
+
+async def _bounded(closing: Awaitable[object], what: str) -> None:
+    # A producer flushing to a dead broker would otherwise hold shutdown for request_timeout.
+    try:
+        await asyncio.wait_for(closing, timeout=_STOP_TIMEOUT_S)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        log.warning("closing the %s: %s", what, exc)

@@ -1,0 +1,45 @@
+"""The gateway's lifespan: the Kafka link is opened at start and closed on every path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.kafka_link import KafkaLink, Link
+from api.metrics import GatewayMetrics
+from api.reply_router import ReplyRouter
+from api.requester import Requester
+from api.settings import GatewaySettings
+from api.state import GatewayState
+
+#: Builds the Kafka boundary; tests pass a fake one.
+LinkFactory = Callable[[GatewaySettings, ReplyRouter], Link]
+
+
+def gateway_lifespan(
+    settings: GatewaySettings, metrics: GatewayMetrics, link_factory: LinkFactory = KafkaLink
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that opens the Kafka link, publishes :class:`GatewayState`, then closes it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        router = ReplyRouter(on_reply=metrics.count_reply)
+        link = link_factory(settings, router)
+        await link.start()
+        try:
+            app.state.gateway = GatewayState(
+                settings=settings,
+                api_keys=settings.api_key_bytes(),
+                metrics=metrics,
+                router=router,
+                link=link,
+                requester=Requester(settings, link, router, metrics),
+            )
+            yield
+        finally:
+            router.cancel_all()
+            await link.stop()
+
+    return lifespan

@@ -1,0 +1,182 @@
+"""One lookup: an HTTP request becomes a Kafka request, and its correlated reply an answer.
+
+The request path, in order: refuse at once when over the in-flight bound (429) or not connected
+(503); register the correlation id; produce with key = customer id and the contract headers,
+bounded by the deadline (a broker that cannot take it → 503); await the reply until the deadline
+(→ 504); map the reply status. Replies are decoded with orjson and checked just enough to answer
+(status, journeys list, priorities): the responder validated every journey against the contract,
+so re-validating them with pydantic per request would only add latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from api.errors import (
+    BackendUnavailable,
+    BadReply,
+    CustomerNotFound,
+    DeadlineExceeded,
+    GatewayError,
+    KafkaUnavailable,
+    Overloaded,
+    RequestRejected,
+)
+from api.kafka_link import Link
+from api.metrics import GatewayMetrics
+from api.reply_router import ReplyRouter
+from api.settings import GatewaySettings
+from api.tracing import outgoing_traceparent
+from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilter
+from journeys.observability import bind_correlation_id
+
+_VERSION_HEADER = str(CONTRACT_VERSION).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """A successful lookup: the journeys sorted by priority, as plain JSON-ready dicts."""
+
+    customer_id: str
+    status: StatusFilter
+    journeys: list[dict[str, Any]]
+    correlation_id: str
+    traceparent: str | None
+
+    def body(self) -> bytes:
+        """The HTTP response body (see :class:`api.models.CustomerJourneys`)."""
+        return orjson.dumps(
+            {"customer_id": self.customer_id, "status": self.status, "journeys": self.journeys}
+        )
+
+
+class Requester:
+    """Sends lookups over a :class:`Link` and awaits their replies via a :class:`ReplyRouter`."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        link: Link,
+        router: ReplyRouter,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self._link = link
+        self._router = router
+        self._metrics = metrics
+        self._topic_partition_header = str(settings.reply_partition).encode()
+        self._deadline_s = settings.deadline_s
+        self._max_in_flight = settings.max_in_flight
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Lookups currently awaiting Kafka."""
+        return self._in_flight
+
+    async def lookup(
+        self, customer_id: str, status: StatusFilter, traceparent: str | None = None
+    ) -> LookupResult:
+        """Look up one customer's journeys; raises a :class:`GatewayError` subclass."""
+        if self._in_flight >= self._max_in_flight:
+            raise Overloaded(
+                f"more than {self._max_in_flight} lookups in flight on this gateway; retry later"
+            )
+        if not self._link.connected():
+            raise KafkaUnavailable("the gateway is not connected to Kafka; retry later")
+        self._in_flight += 1
+        self._metrics.in_flight.inc()
+        try:
+            return await self._round_trip(customer_id, status, outgoing_traceparent(traceparent))
+        finally:
+            self._in_flight -= 1
+            self._metrics.in_flight.dec()
+
+    async def _round_trip(
+        self, customer_id: str, status: StatusFilter, traceparent: str | None
+    ) -> LookupResult:
+        loop = asyncio.get_running_loop()
+        deadline_loop = loop.time() + self._deadline_s
+        deadline_ms = int((time.time() + self._deadline_s) * 1000)
+        correlation_id = uuid.uuid4().hex
+        bind_correlation_id(correlation_id)
+        value = orjson.dumps({"v": CONTRACT_VERSION, "customer_id": customer_id, "status": status})
+        headers = [
+            (Header.CORRELATION_ID, correlation_id.encode()),
+            (Header.REPLY_PARTITION, self._topic_partition_header),
+            (Header.DEADLINE, str(deadline_ms).encode()),
+            (Header.CONTRACT_VERSION, _VERSION_HEADER),
+        ]
+        if traceparent is not None:
+            headers.insert(3, (Header.TRACEPARENT, traceparent.encode()))
+        reply = self._router.expect(correlation_id)
+        try:
+            try:
+                async with asyncio.timeout_at(deadline_loop):
+                    await self._link.send(customer_id.encode(), value, headers)
+            except TimeoutError:
+                raise KafkaUnavailable(
+                    "Kafka did not accept the request before its deadline; retry later"
+                ) from None
+            try:
+                async with asyncio.timeout_at(deadline_loop):
+                    raw = await reply
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"no reply within {self._deadline_s * 1000:.0f} ms "
+                    f"(correlation id {correlation_id})"
+                ) from None
+        finally:
+            self._router.forget(correlation_id)
+        journeys = _answer(raw, customer_id, status)
+        return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
+
+
+def _answer(raw: bytes, customer_id: str, status: StatusFilter) -> list[dict[str, Any]]:
+    """Map a reply value to the journeys (sorted by priority) or the matching GatewayError."""
+    try:
+        reply = orjson.loads(raw)
+        reply_status = ReplyStatus(reply["status"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise BadReply("the responder sent a reply this gateway cannot read") from exc
+    error = reply.get("error")
+    if reply_status is ReplyStatus.OK:
+        journeys = reply.get("journeys")
+        if not isinstance(journeys, list):
+            raise BadReply("the responder's reply has no journeys list")
+        if not journeys:
+            raise CustomerNotFound(_not_found(customer_id, status))
+        try:
+            journeys.sort(key=lambda journey: (journey["priority"], journey["journey_id"]))
+        except (KeyError, TypeError) as exc:
+            raise BadReply("the responder's reply has journeys without priority") from exc
+        return journeys
+    if reply_status is ReplyStatus.INVALID and isinstance(error, str) and error:
+        raise RequestRejected(error)
+    # Other error texts stay inside: they may name internal hosts, and this answer leaves the DMZ.
+    raise _ERRORS[reply_status](_DEFAULT_DETAIL[reply_status](customer_id, status))
+
+
+def _not_found(customer_id: str, status: StatusFilter) -> str:
+    which = "" if status is StatusFilter.ALL else f"{status.value} "
+    return f"customer {customer_id} has no {which}journeys"
+
+
+_ERRORS: dict[ReplyStatus, type[GatewayError]] = {
+    ReplyStatus.NOT_FOUND: CustomerNotFound,
+    ReplyStatus.INVALID: RequestRejected,
+    ReplyStatus.UNAVAILABLE: BackendUnavailable,
+    ReplyStatus.EXPIRED: DeadlineExceeded,
+}
+_DEFAULT_DETAIL: dict[ReplyStatus, Callable[[str, StatusFilter], str]] = {
+    ReplyStatus.NOT_FOUND: _not_found,
+    ReplyStatus.INVALID: lambda cid, _s: f"the request for customer {cid} was rejected",
+    ReplyStatus.UNAVAILABLE: lambda _c, _s: "the journey store is unavailable; retry later",
+    ReplyStatus.EXPIRED: lambda _c, _s: "the request expired before it was looked up",
+}

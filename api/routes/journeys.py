@@ -1,0 +1,90 @@
+"""``/v1/customers/{customer_id}/journeys``: which journeys should this customer see now?"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from api.deps import ApiKeyDep, RequesterDep
+from api.models import CustomerJourneys, ErrorBody
+from api.routes.lookup_route import LookupRoute, lookup_response
+from journeys.contract import StatusFilter
+from journeys.schema import ID_MAX_LENGTH, ID_PATTERN
+
+# LookupRoute: well-formed lookups skip the dependency solver; the declarations below still
+# validate every other request and document the route.
+router = APIRouter(
+    prefix="/v1", tags=["journeys"], dependencies=[ApiKeyDep], route_class=LookupRoute
+)
+
+
+def _error(description: str, example: str) -> dict[str, Any]:
+    return {
+        "model": ErrorBody,
+        "description": description,
+        "content": {"application/json": {"example": {"detail": example}}},
+    }
+
+
+_ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    401: _error("No or a wrong `X-API-Key` header.", "invalid API key"),
+    404: _error(
+        "The customer has no journeys for this filter.", "customer c-1 has no open journeys"
+    ),
+    422: _error(
+        "Malformed customer id or status filter, or the request was rejected downstream.",
+        "String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$'",
+    ),
+    429: _error(
+        "Too many lookups in flight on this gateway. Retry after `Retry-After` seconds.",
+        "more than 256 lookups in flight on this gateway; retry later",
+    ),
+    502: _error("The responder sent a reply the gateway cannot read.", "bad reply"),
+    503: _error(
+        "Kafka or the journey store is unavailable. Retry after `Retry-After` seconds.",
+        "the gateway is not connected to Kafka; retry later",
+    ),
+    504: _error("No answer before the request's deadline.", "no reply within 2000 ms"),
+}
+
+
+@router.get(
+    "/customers/{customer_id}/journeys",
+    response_model=CustomerJourneys,
+    responses=_ERROR_RESPONSES,
+    summary="A customer's journeys, most important first",
+    description=(
+        "Returns the journeys a frontend should consider for this customer, sorted by "
+        "`priority` (lower is more important), then `journey_id`. By default only **open** "
+        "journeys (running now); `status=closed` or `status=all` for history.\n\n"
+        "Every lookup has a deadline (2 s unless configured): the gateway answers **504** when "
+        "it passes. **429** and **503** carry `Retry-After`. Send a W3C `traceparent` header to "
+        "continue your trace; the `X-Correlation-Id` response header names the Kafka request."
+    ),
+)
+async def get_customer_journeys(
+    requester: RequesterDep,
+    customer_id: Annotated[
+        str,
+        Path(
+            pattern=ID_PATTERN,
+            max_length=ID_MAX_LENGTH,
+            description=(
+                f"1-{ID_MAX_LENGTH} characters: letters, digits, `_`, `.`, `-`; "
+                "starts with a letter or digit."
+            ),
+            examples=["cust-000042"],
+        ),
+    ],
+    status: Annotated[
+        StatusFilter,
+        Query(description="`open` (default): running journeys; `closed`: ended; `all`: both."),
+    ] = StatusFilter.OPEN,
+    traceparent: Annotated[
+        str | None,
+        Header(description="Optional W3C trace context to continue; one is created if absent."),
+    ] = None,
+) -> Response:
+    """Look the customer's journeys up over Kafka."""
+    return await lookup_response(requester, customer_id, status, traceparent)

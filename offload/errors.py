@@ -1,0 +1,42 @@
+"""Errors raised by the offload jobs and the analysts' catalog.
+
+    OffloadError                    base class; ``retriable`` says whether a rerun may succeed
+    ├── LakeError                   the lake filesystem failed (unreachable, permission, I/O)
+    ├── AuditFailed                 written Parquet does not match the store's snapshot
+    ├── NotPublished                a step that needs a published snapshot ran before publish
+    ├── LakeStateError              the lake holds a state a rerun cannot resume from
+    └── CatalogError                the analysts' DuckDB catalog or a query over it failed
+
+Store failures surface as :class:`store.errors.StoreError` (they carry their own
+``retriable`` flag); the CLI reports both families as one line.
+"""
+
+from __future__ import annotations
+
+
+class OffloadError(Exception):
+    """Base class of every error the offload package raises."""
+
+    retriable: bool = False
+
+
+class LakeError(OffloadError):
+    """Reading or writing the lake failed; usually transient (network, object store)."""
+
+    retriable = True
+
+
+class AuditFailed(OffloadError):
+    """The written files do not match the snapshot (count, schema or primary key)."""
+
+
+class NotPublished(OffloadError):
+    """A step that may only run after publish (cleaning) found the snapshot unpublished."""
+
+
+class LakeStateError(OffloadError):
+    """The lake's recorded state is inconsistent; a human must look before rerunning."""
+
+
+class CatalogError(OffloadError):
+    """Building the catalog or running an analyst's query failed."""

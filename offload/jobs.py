@@ -1,0 +1,91 @@
+"""Whole runs of the two jobs, step after step, as the CLI and the benchmark run them.
+
+Airflow runs the same steps as separate tasks (see ``dags/``).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+
+from offload.housekeeping import (
+    PartWritten,
+    audit_closed_part,
+    purge_closed_part,
+    write_closed_part,
+)
+from offload.metrics import write_job_metrics
+from offload.nightly import (
+    SnapshotWritten,
+    audit_open_snapshot,
+    clean_open_snapshots,
+    publish_open_snapshot,
+    write_open_snapshot,
+)
+from offload.progress import JobObserver, NullObserver
+from offload.settings import OffloadSettings
+from offload.summary import JobSummary
+
+
+def _finish(
+    settings: OffloadSettings,
+    job: str,
+    written: SnapshotWritten | PartWritten,
+    started: float,
+    details: dict[str, object],
+) -> JobSummary:
+    """The run's summary, also written as metrics when the settings ask for them."""
+    summary = JobSummary(
+        job=job,
+        rows=written.rows,
+        bytes=written.bytes,
+        seconds=time.perf_counter() - started,
+        finished_at=datetime.now(UTC),
+        details=details,
+    )
+    if settings.metrics_dir is not None:
+        write_job_metrics(settings.metrics_dir, summary)
+    return summary
+
+
+def run_nightly(
+    settings: OffloadSettings,
+    run_date: date | None = None,
+    *,
+    force: bool = False,
+    observer: JobObserver | None = None,
+) -> JobSummary:
+    """Snapshot the open journeys: write → audit → publish → clean."""
+    observer = observer or NullObserver()
+    run_date = run_date or datetime.now(UTC).date()
+    started = time.perf_counter()
+    written = write_open_snapshot(settings, run_date, force=force, observer=observer)
+    audit_open_snapshot(settings, written.path, observer=observer)
+    publish_open_snapshot(settings, written.path, observer=observer)
+    deleted = clean_open_snapshots(settings, written.path, observer=observer)
+    details: dict[str, object] = {
+        "snapshot": written.path,
+        "snapshot_at": written.snapshot_at,
+        "already_published": written.skipped,
+        "deleted_snapshots": len(deleted),
+    }
+    return _finish(settings, "nightly", written, started, details)
+
+
+def run_housekeeping(
+    settings: OffloadSettings,
+    run_date: date | None = None,
+    *,
+    observer: JobObserver | None = None,
+) -> JobSummary:
+    """Move closed journeys to ``journeys_closed``: write → audit → purge."""
+    observer = observer or NullObserver()
+    run_date = run_date or datetime.now(UTC).date()
+    started = time.perf_counter()
+    written = write_closed_part(settings, run_date, observer=observer)
+    details: dict[str, object] = {"part": written.path, "resumed_parts": len(written.resumed)}
+    if written.path is not None:
+        audit_closed_part(settings, written.path, observer=observer)
+        purged = purge_closed_part(settings, written.path, observer=observer)
+        details.update(purged=purged.purged, kept_in_store=purged.kept_in_store)
+    return _finish(settings, "housekeeping", written, started, details)

@@ -1,0 +1,80 @@
+"""Settings of the offload jobs (one object per process, from ``JOURNEYS_OFFLOAD_*``).
+
+The store connection is nested: ``JOURNEYS_OFFLOAD_STORE__URL`` and
+``JOURNEYS_OFFLOAD_STORE__TOKEN`` (the offloader role's token).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store import StoreClientSettings
+
+Compression = Literal["zstd", "snappy", "lz4", "gzip", "none"]
+
+
+class OffloadSettings(BaseSettings):
+    """Where the lake and the catalog are, how to reach the store, how to write Parquet."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEYS_OFFLOAD_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    #: A local directory, or any URI ``pyarrow.fs.FileSystem.from_uri`` accepts
+    #: (``s3://bucket/lake``, ``gs://…``, ``hdfs://…``, ``file:///…``).
+    lake_uri: str = "./lake"
+    #: The analysts' DuckDB catalog: a local file, by default next to the lake.
+    catalog_path: Path = Path("./analytics.duckdb")
+    #: Rebuild the catalog after publish and after housekeeping, so its views follow the lake.
+    refresh_catalog: bool = True
+    #: Directory for Prometheus textfile-collector files (``journeys_offload_<job>.prom``);
+    #: empty to disable.
+    metrics_dir: Path | None = Path("./metrics")
+    store: StoreClientSettings
+    row_group_size: int = Field(default=1_000_000, ge=1_000)
+    compression: Compression = "zstd"
+    compression_level: int | None = Field(default=1, ge=-7, le=22)
+    #: Parquet files written in parallel by the nightly snapshot (one writer thread each).
+    writer_threads: int = Field(default=2, ge=1, le=32)
+
+    @field_validator("lake_uri")
+    @classmethod
+    def _lake_uri_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("lake_uri must not be empty")
+        return value.strip()
+
+
+def settings_with_overrides(
+    *,
+    store_host: str | None = None,
+    store_port: int | None = None,
+    store_token: str | None = None,
+    store_extra: dict[str, Any] | None = None,
+    lake_uri: str | None = None,
+) -> OffloadSettings:
+    """Settings from ``JOURNEYS_OFFLOAD_*`` with a scheduler's values on top.
+
+    The DAGs pass Airflow's connection ``journeys_store`` (host, port, password = offloader
+    token, extra ``{"tls": true, "timeout_s": 30, "tls_root_cert": "/ca.pem"}``) and variable
+    ``journeys_lake_uri``; anything None comes from the environment.
+    """
+    overrides: dict[str, Any] = {}
+    if store_host is not None:
+        extra = store_extra or {}
+        scheme = "grpc+tls" if extra.get("tls") else "grpc"
+        store: dict[str, Any] = {
+            "url": f"{scheme}://{store_host}:{store_port or 8815}",
+            "token": store_token or "",
+        }
+        for key in ("timeout_s", "tls_root_cert"):
+            if key in extra:
+                store[key] = extra[key]
+        overrides["store"] = store
+    if lake_uri:
+        overrides["lake_uri"] = lake_uri
+    return OffloadSettings(**overrides)

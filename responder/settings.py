@@ -1,0 +1,70 @@
+"""Settings of one responder process (env prefix ``JOURNEYS_RESPONDER_``).
+
+Built once at start-up (``journeys responder run``) and passed to :class:`Responder`.
+Nested settings use ``__``: the store is ``JOURNEYS_RESPONDER_STORE__URL``,
+``JOURNEYS_RESPONDER_STORE__TOKEN`` (a reader token; placeholders are refused),
+``JOURNEYS_RESPONDER_STORE__TIMEOUT_S``, ``JOURNEYS_RESPONDER_STORE__TLS_ROOT_CERT``. Kafka
+comes from the shared ``JOURNEYS_KAFKA_*`` variables (:class:`journeys.kafka.KafkaSettings`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from journeys.kafka import KafkaSettings
+from responder.store_lookup import RetryPolicy
+from store import StoreClientSettings
+
+
+class ResponderSettings(BaseSettings):
+    """Everything one responder process needs: its group, batching, retry, store and Kafka."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEYS_RESPONDER_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    group_id: str = Field(default="journeys-responder", min_length=1)
+    max_batch: int = Field(default=500, ge=1, le=10_000, description="Records per poll at most.")
+    poll_timeout_ms: int = Field(
+        default=100, ge=1, le=5_000, description="How long a poll waits; bounds shutdown time."
+    )
+    reply_expired: bool = Field(
+        default=True, description="Answer requests already past their deadline with 'expired'."
+    )
+    store_attempts: int = Field(default=3, ge=1, le=10, description="Store calls per batch.")
+    store_backoff_ms: int = Field(
+        default=50, ge=0, le=5_000, description="Pause before the first retry (doubles after)."
+    )
+    store_min_budget_ms: int = Field(
+        default=50, ge=1, description="Least time a batch's lookup gets, even near a deadline."
+    )
+    store_max_budget_ms: int = Field(
+        default=2_000, ge=1, description="Most time a batch's lookup gets, retries included."
+    )
+    reply_margin_ms: int = Field(
+        default=20, ge=0, description="Time kept before the earliest deadline to send replies."
+    )
+    produce_timeout_ms: int = Field(
+        default=10_000, ge=100, description="Wait for a batch's replies to be acknowledged."
+    )
+    startup_timeout_s: float = Field(
+        default=60.0, gt=0, description="How long to keep trying to reach Kafka at start."
+    )
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="/metrics port; 0 = off.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    store: StoreClientSettings
+
+    def retry_policy(self) -> RetryPolicy:
+        """The store retry policy these settings describe."""
+        return RetryPolicy(
+            attempts=self.store_attempts,
+            backoff_s=self.store_backoff_ms / 1000,
+            min_budget_s=self.store_min_budget_ms / 1000,
+            max_budget_s=max(self.store_max_budget_ms, self.store_min_budget_ms) / 1000,
+        )

@@ -1,0 +1,134 @@
+"""Settings of the store server process (env ``JOURNEYS_STORE_*``) and of its clients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from journeys.secrets import MIN_SECRET_LENGTH, weak_secret_reason
+from store.protocol import Role
+
+if TYPE_CHECKING:
+    from store.async_client import AsyncStoreClient
+    from store.client import StoreClient
+
+MIN_TOKEN_LENGTH = MIN_SECRET_LENGTH
+
+TokenList = Annotated[list[SecretStr], NoDecode]
+
+
+def _split_tokens(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _refuse_placeholder(token: SecretStr) -> None:
+    reason = weak_secret_reason(token.get_secret_value())
+    if reason is not None:
+        raise ValueError(f"a store token {reason}: tokens must be real secrets")
+
+
+class StoreServerSettings(BaseSettings):
+    """Everything the ``journeys store serve`` process needs, validated at start-up.
+
+    Token lists are comma-separated so a token can be rotated: add the new one, move the
+    clients, drop the old one.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_STORE_", extra="ignore")
+
+    db: Path = Path("journeys.duckdb")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8815, ge=0, le=65535)
+    reader_tokens: TokenList = Field(default_factory=list)
+    writer_tokens: TokenList = Field(default_factory=list)
+    offloader_tokens: TokenList = Field(default_factory=list)
+    admin_tokens: TokenList = Field(default_factory=list)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: WAL size that triggers an automatic checkpoint. DuckDB's default (16MB) rewrites the
+    #: primary-key index every few batches, so bulk upserts slow down as the table grows.
+    checkpoint_threshold: str = "1GB"
+    #: DuckDB worker threads (None = one per core).
+    threads: int | None = Field(default=None, ge=1)
+    memory_limit: str | None = None
+    #: ``uncompressed`` makes indexed lookups ~3x faster for ~2.5x the file size; ``auto``
+    #: lets DuckDB compress (see docs in store/database.py).
+    compression: Literal["uncompressed", "auto"] = "uncompressed"
+    #: Customers whose rows the server keeps in memory between lookups (LRU; writes invalidate
+    #: them; ~4 KB each, see docs/store-and-offload-performance.md). 0 turns the cache off.
+    lookup_cache_customers: int = Field(default=200_000, ge=0)
+
+    _split = field_validator(
+        "reader_tokens", "writer_tokens", "offloader_tokens", "admin_tokens", mode="before"
+    )(_split_tokens)
+
+    @model_validator(mode="after")
+    def _check(self) -> StoreServerSettings:
+        tokens = self.role_tokens()
+        if not tokens:
+            raise ValueError("no tokens configured: set JOURNEYS_STORE_<ROLE>_TOKENS")
+        for token in tokens:
+            _refuse_placeholder(SecretStr(token))
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both tls_cert and tls_key")
+        return self
+
+    def role_tokens(self) -> dict[str, Role]:
+        """Token value → role. A token listed under two roles is refused."""
+        mapping: dict[str, Role] = {}
+        for role, tokens in (
+            (Role.READER, self.reader_tokens),
+            (Role.WRITER, self.writer_tokens),
+            (Role.OFFLOADER, self.offloader_tokens),
+            (Role.ADMIN, self.admin_tokens),
+        ):
+            for token in tokens:
+                secret = token.get_secret_value()
+                if secret in mapping and mapping[secret] != role:
+                    raise ValueError("the same token is configured for two roles")
+                mapping[secret] = role
+        return mapping
+
+
+class StoreClientSettings(BaseModel):
+    """How a process reaches the store; nest it in that process's settings."""
+
+    url: str = "grpc://127.0.0.1:8815"
+    token: SecretStr
+    timeout_s: float = Field(default=5.0, gt=0)
+    tls_root_cert: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if not value.startswith(("grpc://", "grpc+tcp://", "grpc+tls://")):
+            raise ValueError("store url must start with grpc://, grpc+tcp:// or grpc+tls://")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _real_token(cls, value: SecretStr) -> SecretStr:
+        _refuse_placeholder(value)
+        return value
+
+    def connect(self) -> StoreClient:
+        """A :class:`StoreClient` for these settings (the caller closes it)."""
+        from store.client import StoreClient
+
+        root = self.tls_root_cert.read_bytes() if self.tls_root_cert else None
+        return StoreClient(
+            self.url, self.token.get_secret_value(), timeout=self.timeout_s, tls_root_certs=root
+        )
+
+    def connect_async(self, max_workers: int = 4) -> AsyncStoreClient:
+        """An :class:`AsyncStoreClient` for these settings (the caller closes it)."""
+        from store.async_client import AsyncStoreClient
+
+        return AsyncStoreClient(self.url, "", max_workers=max_workers, client=self.connect())
