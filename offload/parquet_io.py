@@ -232,14 +232,16 @@ def audit_files(lake: Lake, paths: list[str], expected_rows: int) -> AuditReport
         # docs/store-and-offload-performance.md). Equal keys always hash equal, so duplicates
         # are never missed; only a hash collision can undercount, and then the exact count
         # decides.
-        row = con.execute(f"SELECT count(*), count(DISTINCT hash({keys})) FROM written").fetchone()
+        # ``keys`` is the schema's primary-key column list, not input.
+        row = con.execute(f"SELECT count(*), count(DISTINCT hash({keys})) FROM written").fetchone()  # noqa: S608
         if row is not None and row[1] != row[0]:
-            row = con.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM written").fetchone()
+            row = con.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM written").fetchone()  # noqa: S608
     except duckdb.Error as exc:
         raise AuditFailed(f"cannot audit {paths}: {exc}") from exc
     finally:
         con.close()
-    assert row is not None
+    if row is None:  # count(*) always returns one row; this guards the type
+        raise AuditFailed(f"cannot audit {paths}: the count query returned nothing")
     report = AuditReport(rows=int(row[0]), distinct_keys=int(row[1]))
     if report.rows != expected_rows:
         raise AuditFailed(f"{report.rows} rows written, the snapshot had {expected_rows}")

@@ -11,6 +11,10 @@ filters on all of its columns, so the ``(customer_id, journey_id)`` primary-key 
 serve them (measured with EXPLAIN ANALYZE: sequential scan without it).
 """
 
+# SQL here is composed only from this module's constants (the table, index and column names of
+# journeys.schema); every value is a bound parameter or a registered Arrow table.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import queue

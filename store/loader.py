@@ -314,8 +314,7 @@ def _load_chunk(
         rows = numbered.column("_row").to_pylist()
         good, found = split_valid(numbered.drop_columns(["_row"]))
         for rejection in found:
-            assert rejection.row is not None
-            original = rows[rejection.row]
+            original = None if rejection.row is None else rows[rejection.row]
             rejections.append(Rejection(original, rejection.column, rejection.reason))
         if good.num_rows:
             client.upsert(good.drop_columns(list(SERVER_STAMPED)))

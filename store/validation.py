@@ -16,6 +16,7 @@ value):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -179,54 +180,43 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _rule_masks(table: pa.Table) -> Iterator[tuple[pa.ChunkedArray, str, str, bool]]:
+    """(bad-row mask, column, reason, show the value) per rule, in order, computed lazily."""
+    for field in JOURNEY_SCHEMA:
+        if not field.nullable and field.name not in SERVER_STAMPED:
+            yield pc.is_null(table.column(field.name)), field.name, "is null", False
+    titles = pc.struct_field(table.column("content"), "title")
+    yield pc.is_null(titles), "content.title", "is null", False
+    for name in ("customer_id", "journey_id"):
+        bad = pc.invert(pc.match_substring_regex(table.column(name), ID_PATTERN))
+        yield bad, name, f"does not match {ID_PATTERN}", True
+    for name, allowed in (("status", STATUSES), ("channel", CHANNELS)):
+        bad = pc.invert(pc.is_in(table.column(name), pa.array(allowed)))
+        yield bad, name, f"is not one of {', '.join(allowed)}", True
+    yield pc.less(table.column("step"), 0), "step", "is negative", True
+    closed = pc.equal(table.column("status"), "closed")
+    inconsistent = pc.not_equal(closed, pc.is_valid(table.column("closed_at")))
+    yield inconsistent, "closed_at", "must be set exactly when status is 'closed'", False
+
+
 def find_rejections(table: pa.Table, *, first_only: bool = False) -> list[Rejection]:
     """Every bad row of a conformed table (its first problem each), in row order.
 
     ``first_only`` stops after the first rule that finds a bad row (the server's case).
     """
     rejected: dict[int, Rejection] = {}
-
-    def record(mask: pa.ChunkedArray, column: str, reason: str, show: bool = False) -> bool:
+    for mask, column, reason, show in _rule_masks(table):
         mask = pc.fill_null(mask, False)
         if not pc.any(mask).as_py():
-            return False
+            continue
         rows = pc.indices_nonzero(mask).to_pylist()
         values = table.column(column).take(pa.array(rows)).to_pylist() if show else None
         for i, row in enumerate(rows):
             if row not in rejected:
                 detail = f"{_show(values[i])} {reason}" if values is not None else reason
                 rejected[row] = Rejection(row, column, detail)
-        return True
-
-    def done(found: bool) -> bool:
-        return first_only and found
-
-    for field in JOURNEY_SCHEMA:
-        if field.nullable or field.name in SERVER_STAMPED:
-            continue
-        if done(record(pc.is_null(table.column(field.name)), field.name, "is null")):
+        if first_only:
             return _ordered(rejected)
-    titles = pc.struct_field(table.column("content"), "title")
-    if done(record(pc.is_null(titles), "content.title", "is null")):
-        return _ordered(rejected)
-    for name in ("customer_id", "journey_id"):
-        bad = pc.invert(pc.match_substring_regex(table.column(name), ID_PATTERN))
-        if done(record(bad, name, f"does not match {ID_PATTERN}", show=True)):
-            return _ordered(rejected)
-    checks: list[tuple[str, pa.ChunkedArray, str]] = [
-        ("status", pc.invert(pc.is_in(table.column("status"), pa.array(STATUSES))),
-         f"is not one of {', '.join(STATUSES)}"),
-        ("channel", pc.invert(pc.is_in(table.column("channel"), pa.array(CHANNELS))),
-         f"is not one of {', '.join(CHANNELS)}"),
-        ("step", pc.less(table.column("step"), 0), "is negative"),
-    ]  # fmt: skip
-    for name, mask, reason in checks:
-        if done(record(mask, name, reason, show=True)):
-            return _ordered(rejected)
-    closed = pc.equal(table.column("status"), "closed")
-    inconsistent = pc.not_equal(closed, pc.is_valid(table.column("closed_at")))
-    if done(record(inconsistent, "closed_at", "must be set exactly when status is 'closed'")):
-        return _ordered(rejected)
     for row, reason in _json_object_failures(table.column("attributes")):
         if row not in rejected:
             rejected[row] = Rejection(row, "attributes", reason)

@@ -122,7 +122,7 @@ class EmbeddedBroker:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             log = self.log_path.open("ab")
         try:
-            self._proc = subprocess.Popen(
+            self._proc = subprocess.Popen(  # noqa: S603 (our own argv list, no shell)
                 argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         except OSError as exc:
@@ -138,7 +138,8 @@ class EmbeddedBroker:
         return self
 
     def _wait_ready(self) -> None:
-        assert self._proc is not None
+        if self._proc is None:
+            raise BrokerStartError("the broker was not started")
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if (code := self._proc.poll()) is not None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -128,6 +129,47 @@ def test_purge_without_keys_empties_the_cache(store_server_factory: Factory) -> 
         assert reader.lookup(["c1"])["journey_id"].to_pylist() == ["b"]
 
 
+def _write_versions(
+    server: Any, mine: list[str], versions: int, errors: list[BaseException]
+) -> None:
+    """Upsert ``versions`` versions of two journeys per customer, alternating batch shapes."""
+    try:
+        with server.client("writer") as writer:
+            for version in range(1, versions + 1):
+                rows = [journey_row(customer, f"j-{k}", step=version)
+                        for customer in mine for k in range(2)]  # fmt: skip
+                if version % 2:  # one upsert per customer, or all of them in one
+                    for start in range(0, len(rows), 2):
+                        writer.upsert(journeys_table(rows[start : start + 2]))
+                else:
+                    writer.upsert(journeys_table(rows))
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def _read_until(
+    server: Any,
+    customers: list[str],
+    seed: int,
+    done: threading.Event,
+    errors: list[BaseException],
+) -> None:
+    """Look up random customers until ``done``; a customer never shows two versions at once
+    nor goes back to an older one."""
+    rng = random.Random(seed)
+    seen: dict[str, int] = {}
+    try:
+        with server.client("reader") as reader:
+            while not done.is_set():
+                ids = rng.sample(customers, rng.randint(1, 6))
+                for customer, steps in _steps(reader.lookup(ids)).items():
+                    assert len(set(steps)) == 1, f"{customer}: two versions {steps}"
+                    assert steps[0] >= seen.get(customer, 0), customer
+                    seen[customer] = steps[0]
+    except BaseException as exc:
+        errors.append(exc)
+
+
 def test_concurrent_upserts_and_lookups_leave_no_stale_entries(
     store_server_factory: Factory,
 ) -> None:
@@ -138,37 +180,16 @@ def test_concurrent_upserts_and_lookups_leave_no_stale_entries(
         done = threading.Event()
         errors: list[BaseException] = []
 
-        def write(mine: list[str]) -> None:
-            try:
-                with server.client("writer") as writer:
-                    for version in range(1, versions + 1):
-                        rows = [journey_row(customer, f"j-{k}", step=version)
-                                for customer in mine for k in range(2)]  # fmt: skip
-                        if version % 2:  # one upsert per customer, or all of them in one
-                            for start in range(0, len(rows), 2):
-                                writer.upsert(journeys_table(rows[start : start + 2]))
-                        else:
-                            writer.upsert(journeys_table(rows))
-            except BaseException as exc:
-                errors.append(exc)
-
-        def read(seed: int) -> None:
-            rng = random.Random(seed)
-            seen: dict[str, int] = {}
-            try:
-                with server.client("reader") as reader:
-                    while not done.is_set():
-                        ids = rng.sample(customers, rng.randint(1, 6))
-                        for customer, steps in _steps(reader.lookup(ids)).items():
-                            assert len(set(steps)) == 1, f"{customer}: two versions {steps}"
-                            # A customer's reads never go back to an older version.
-                            assert steps[0] >= seen.get(customer, 0), customer
-                            seen[customer] = steps[0]
-            except BaseException as exc:
-                errors.append(exc)
-
-        writers = [threading.Thread(target=write, args=(customers[i::3],)) for i in range(3)]
-        readers = [threading.Thread(target=read, args=(seed,)) for seed in range(3)]
+        writers = [
+            threading.Thread(
+                target=_write_versions, args=(server, customers[i::3], versions, errors)
+            )
+            for i in range(3)
+        ]
+        readers = [
+            threading.Thread(target=_read_until, args=(server, customers, seed, done, errors))
+            for seed in range(3)
+        ]
         for thread in [*readers, *writers]:
             thread.start()
         for thread in writers:
