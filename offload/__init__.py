@@ -1,16 +1,16 @@
-"""Offload of the store to the Parquet lake, and the analysts' DuckDB catalog.
+"""Offload of the store to the analysts' Apache Iceberg tables, and their DuckDB catalog.
 
 Plain Python (no Airflow): the DAGs in ``dags/`` and the ``journeys offload`` CLI call the same
-step functions. See ``docs/analysts.md`` for the lake layout and the catalog.
+step functions. See ``docs/analysts.md`` for the tables and the catalog.
 """
 
-from offload.catalog import CatalogInfo, build_catalog, catalog_path, run_query
-from offload.closed_table import committed_files, partition_name
+from offload.catalog import CatalogInfo, build_catalog, catalog_path, query_as_of, run_query
 from offload.errors import (
     AuditFailed,
     CatalogError,
     LakeError,
     LakeStateError,
+    MigrationError,
     NotPublished,
     OffloadError,
 )
@@ -18,20 +18,23 @@ from offload.housekeeping import (
     PartPurged,
     PartWritten,
     audit_closed_part,
+    commit_closed_part,
     purge_closed_part,
     write_closed_part,
 )
+from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
 from offload.jobs import run_housekeeping, run_nightly
-from offload.lake import Lake
+from offload.lake import Lake, register_filesystem
 from offload.metrics import write_job_metrics
+from offload.migration import MigrationReport, migrate_parquet_lake
 from offload.nightly import (
     SnapshotWritten,
     audit_open_snapshot,
     clean_open_snapshots,
     publish_open_snapshot,
+    published_path,
     write_open_snapshot,
 )
-from offload.open_table import current_snapshot_files, read_pointer, snapshot_files
 from offload.progress import (
     HOUSEKEEPING_CHECKPOINTS,
     NIGHTLY_CHECKPOINTS,
@@ -42,8 +45,10 @@ from offload.settings import OffloadSettings, settings_with_overrides
 from offload.summary import JobSummary
 
 __all__ = [
+    "CLOSED_TABLE",
     "HOUSEKEEPING_CHECKPOINTS",
     "NIGHTLY_CHECKPOINTS",
+    "OPEN_TABLE",
     "AuditFailed",
     "CatalogError",
     "CatalogInfo",
@@ -52,6 +57,9 @@ __all__ = [
     "Lake",
     "LakeError",
     "LakeStateError",
+    "LakeTables",
+    "MigrationError",
+    "MigrationReport",
     "NotPublished",
     "NullObserver",
     "OffloadError",
@@ -64,17 +72,17 @@ __all__ = [
     "build_catalog",
     "catalog_path",
     "clean_open_snapshots",
-    "committed_files",
-    "current_snapshot_files",
-    "partition_name",
+    "commit_closed_part",
+    "migrate_parquet_lake",
     "publish_open_snapshot",
+    "published_path",
     "purge_closed_part",
-    "read_pointer",
+    "query_as_of",
+    "register_filesystem",
     "run_housekeeping",
     "run_nightly",
     "run_query",
     "settings_with_overrides",
-    "snapshot_files",
     "write_closed_part",
     "write_job_metrics",
     "write_open_snapshot",

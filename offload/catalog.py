@@ -1,16 +1,21 @@
-"""The analysts' DuckDB catalog: views over the lake with the store's columns.
+"""The analysts' DuckDB catalog: views over the Iceberg tables' current data files.
 
 ``analytics.duckdb`` holds three views and no data:
 
-* ``journeys_open``    the published nightly snapshot (a copy of the store's open journeys)
-* ``journeys_closed``  the committed parts of the closed table
+* ``journeys_open``    the current snapshot of the Iceberg table ``journeys_open``
+* ``journeys_closed``  the current snapshot of the Iceberg table ``journeys_closed``
 * ``journeys_all``     their union, with exactly the store's columns and types
 
-A DuckDB view reads a fixed list of files, but the published snapshot changes every night, so
-the catalog is **rebuilt** after each publish and each housekeeping purge (and by
-``journeys catalog``). It is built in a temporary file and renamed over the old one: an analyst
-with the old catalog open keeps a working view until the previous snapshot is cleaned; the
-next connection sees the new views. Nothing holds a lock on the catalog while jobs run.
+Plain DuckDB reads the tables without its iceberg extension: pyiceberg plans the current
+snapshot, and each view reads exactly its data files with ``read_parquet`` (the tables never
+use delete files, so the data files are the whole content). A view reads a fixed list of files,
+so the catalog is **rebuilt** after each commit (and by ``journeys catalog``).
+:func:`query_as_of` builds the same views, in memory, over the snapshots current at a past
+time (``journeys sql --as-of``).
+
+The catalog is built in a temporary file and renamed over the old one: an analyst with the old
+catalog open keeps working views until the files it reads are cleaned; the next connection
+sees the new views. Nothing holds a lock on the catalog while jobs run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -25,10 +31,9 @@ import duckdb
 import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA, create_table_sql
-from offload.closed_table import committed_files
 from offload.errors import CatalogError
+from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
 from offload.lake import Lake
-from offload.open_table import current_snapshot_files
 from offload.settings import OffloadSettings
 
 VIEWS: Final = ("journeys_open", "journeys_closed", "journeys_all")
@@ -69,28 +74,34 @@ def _view_sql(name: str, files: list[str]) -> str:
     return f"CREATE VIEW {name} AS SELECT {_columns()} FROM read_parquet([{listed}])"  # noqa: S608
 
 
-def build_catalog(settings: OffloadSettings, lake: Lake | None = None) -> CatalogInfo:
-    """Write the catalog with views over the current lake state (atomic replace)."""
-    lake = lake or Lake(settings.lake_uri)
-    open_files = [lake.engine_uri(path) for path in current_snapshot_files(lake)]
-    closed_files = [lake.engine_uri(path) for path in committed_files(lake)]
+def _create_views(con: duckdb.DuckDBPyConnection, lake: Lake, files: dict[str, list[str]]) -> None:
+    if lake.scheme in _HTTPFS_SCHEMES:
+        con.execute("LOAD httpfs")
+    elif not lake.is_local:
+        raise CatalogError(f"DuckDB cannot read {lake.scheme}:// lakes; use local/s3/gs")
+    con.execute(create_table_sql(_EMPTY_TABLE))
+    for name in (OPEN_TABLE, CLOSED_TABLE):
+        con.execute(_view_sql(name, [lake.engine_uri(path) for path in files[name]]))
+    con.execute(
+        "CREATE VIEW journeys_all AS "
+        "SELECT * FROM journeys_open UNION ALL SELECT * FROM journeys_closed"
+    )
+
+
+def build_catalog(
+    settings: OffloadSettings, lake: Lake | None = None, tables: LakeTables | None = None
+) -> CatalogInfo:
+    """Write the catalog with views over the tables' current snapshots (atomic replace)."""
+    tables = tables or LakeTables(settings, lake)
+    lake = tables.lake
+    files = {name: tables.file_paths(name) for name in (OPEN_TABLE, CLOSED_TABLE)}
     target = catalog_path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:12]}")
     try:
         con = duckdb.connect(str(tmp))
         try:
-            if lake.scheme in _HTTPFS_SCHEMES:
-                con.execute("LOAD httpfs")
-            elif not lake.is_local:
-                raise CatalogError(f"DuckDB cannot read {lake.scheme}:// lakes; use local/s3/gs")
-            con.execute(create_table_sql(_EMPTY_TABLE))
-            con.execute(_view_sql("journeys_open", open_files))
-            con.execute(_view_sql("journeys_closed", closed_files))
-            con.execute(
-                "CREATE VIEW journeys_all AS "
-                "SELECT * FROM journeys_open UNION ALL SELECT * FROM journeys_closed"
-            )
+            _create_views(con, lake, files)
             con.execute(f"COMMENT ON VIEW journeys_open IS {_quote(f'lake {lake.uri}')}")
             con.execute("CHECKPOINT")
         finally:
@@ -101,13 +112,33 @@ def build_catalog(settings: OffloadSettings, lake: Lake | None = None) -> Catalo
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
-    return CatalogInfo(target, len(open_files), len(closed_files))
+    return CatalogInfo(target, len(files[OPEN_TABLE]), len(files[CLOSED_TABLE]))
 
 
-def refresh_catalog_if_enabled(settings: OffloadSettings, lake: Lake) -> None:
-    """Rebuild the catalog after the lake changed, when the settings ask for it."""
+def refresh_catalog_if_enabled(
+    settings: OffloadSettings, lake: Lake, tables: LakeTables | None = None
+) -> None:
+    """Rebuild the catalog after the tables changed, when the settings ask for it."""
     if settings.refresh_catalog:
-        build_catalog(settings, lake)
+        build_catalog(settings, lake, tables)
+
+
+def query_as_of(settings: OffloadSettings, sql: str, when: datetime) -> pa.Table:
+    """Run ``sql`` over views of the snapshots that were current at ``when``."""
+    tables = LakeTables(settings)
+    files = {}
+    for name in (OPEN_TABLE, CLOSED_TABLE):
+        snapshot_id = tables.snapshot_as_of(name, when)
+        files[name] = tables.file_paths(name, snapshot_id) if snapshot_id is not None else []
+    con = duckdb.connect()
+    try:
+        _create_views(con, tables.lake, files)
+        relation = con.sql(sql)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
+    except duckdb.Error as exc:
+        raise CatalogError(str(exc).splitlines()[0]) from exc
+    finally:
+        con.close()
 
 
 def run_query(path: Path, sql: str) -> pa.Table:

@@ -1,4 +1,4 @@
-"""The ``journeys_closed`` table on the lake and the recorded state of each of its parts.
+"""The legacy Parquet layout of ``journeys_closed`` (before Iceberg), read by the migration.
 
 Layout (one partition per ISO week of the housekeeping run, one part per run that week)::
 

@@ -5,7 +5,8 @@
     ├── AuditFailed                 written Parquet does not match the store's snapshot
     ├── NotPublished                a step that needs a published snapshot ran before publish
     ├── LakeStateError              the lake holds a state a rerun cannot resume from
-    └── CatalogError                the analysts' DuckDB catalog or a query over it failed
+    ├── CatalogError                the analysts' DuckDB catalog or a query over it failed
+    └── MigrationError              the Parquet-layout migration found different counts
 
 Store failures surface as :class:`store.errors.StoreError` (they carry their own
 ``retriable`` flag); the CLI reports both families as one line.
@@ -40,3 +41,7 @@ class LakeStateError(OffloadError):
 
 class CatalogError(OffloadError):
     """Building the catalog or running an analyst's query failed."""
+
+
+class MigrationError(OffloadError):
+    """Importing the old Parquet layout into the Iceberg tables did not check out."""

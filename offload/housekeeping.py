@@ -1,38 +1,51 @@
 """Weekend housekeeping: move closed journeys from the store to ``journeys_closed``.
 
-write → audit → purge, each a function of the settings and the part's path. The invariant —
-every journey is in exactly one of {store, ``journeys_closed``} — is kept across crashes by the
-state recorded per part (see :mod:`offload.closed_table`):
+write → audit → commit → purge, each a function of the settings and the run's path
+(``journeys_closed/_runs/<date>-<id>``, where its state files live). The invariant — once a run
+completes, every journey is in exactly one of {store, ``journeys_closed``} — holds across
+crashes because the table is committed **before** the store is purged:
 
-* ``write`` first finishes what an earlier run left: an audited but unpurged part is purged
-  from its own manifest (never rescanned: its rows may already be gone from the store), and a
-  part written but not audited is discarded (nothing was purged for it). Then it scans the
-  closed rows at one snapshot and writes them as the partition's next part; a retry rewrites
-  the same part number, so nothing is appended twice.
-* ``audit`` checks the part against the manifest (row count, schema, unique key).
-* ``purge`` asks the store to delete exactly the part's keys, and only rows not updated after
-  the snapshot. Keys the store kept (re-opened or changed after the snapshot) are then removed
-  from the part, since the store holds their current version; only then is the part committed.
+* ``write`` first finishes what an earlier run left: a run whose Iceberg commit happened is
+  purged (from its own immutable files, never rescanned); a run that never committed is
+  discarded with its files (the store still has every row). Then it scans the closed rows at
+  one store snapshot and writes them, one file per month of ``closed_at``.
+* ``audit`` checks the files against the manifest (rows, schema, unique key, all closed).
+* ``commit`` makes the files part of ``journeys_closed`` in one Iceberg commit that also
+  replaces the rows of any key already in the table (a journey the campaigns system sent again
+  after it was offloaded): the files holding such keys leave the table and copies without them
+  join it. The commit's summary names the run id and the store snapshot point; a rerun sees it.
+* ``purge`` deletes exactly the run's keys from the store, and only rows not updated after the
+  snapshot. Keys the store kept (re-opened or changed since) leave the table by a second commit
+  (new files without them); the store holds their current version.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from journeys.schema import KEY_SCHEMA, PRIMARY_KEY
 from offload.catalog import refresh_catalog_if_enabled
-from offload.closed_table import CLOSED_TABLE, Part, part_from_path, partition_name, parts
-from offload.errors import AuditFailed, LakeError, LakeStateError
+from offload.closed_files import (
+    delete_unreferenced,
+    files_without_keys,
+    joined_keys,
+    read_keys,
+    write_partitioned,
+)
+from offload.errors import AuditFailed, LakeStateError
+from offload.iceberg_tables import CHANGE, CLOSED_TABLE, RUN_ID, RUN_PATH, STORE_SNAPSHOT_AT
+from offload.iceberg_tables import LakeTables as LakeTables
 from offload.lake import Lake
-from offload.parquet_io import ParquetOptions, audit_files, write_batches
+from offload.parquet_io import ParquetOptions, audit_files
 from offload.progress import (
     HOUSEKEEPING_AUDITED,
+    HOUSEKEEPING_COMMITTED,
     HOUSEKEEPING_DATA_WRITTEN,
     HOUSEKEEPING_PURGED,
     HOUSEKEEPING_STORE_PURGED,
@@ -46,10 +59,13 @@ from offload.settings import OffloadSettings
 if TYPE_CHECKING:
     from store import StoreClient
 
+RUNS = f"{CLOSED_TABLE}/_runs"
+STARTED, MANIFEST, AUDITED, DONE = "_started.json", "_manifest.json", "_audited.json", "_done.json"
+
 
 @dataclass(frozen=True)
 class PartWritten:
-    """Result of :func:`write_closed_part`: the part to audit and purge, if any."""
+    """Result of :func:`write_closed_part`: the run to audit, commit and purge, if any."""
 
     path: str | None
     rows: int
@@ -67,179 +83,227 @@ class PartPurged:
     rows: int
 
 
+def _state(lake: Lake, path: str, name: str) -> dict[str, Any] | None:
+    return lake.read_json(lake.path(path, name))
+
+
+def _run_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def write_closed_part(
-    settings: OffloadSettings, run_date: date, *, observer: JobObserver | None = None
+    settings: OffloadSettings,
+    run_date: date,
+    *,
+    run_id: str | None = None,
+    observer: JobObserver | None = None,
 ) -> PartWritten:
-    """Finish earlier parts, then write the store's closed rows as this week's next part."""
+    """Finish or discard earlier runs, then write the store's closed rows as a new run."""
     observer = observer or NullObserver()
-    lake = Lake(settings.lake_uri)
-    resumed = []
-    for part in parts(lake):
-        if part.committed:
-            continue
-        if part.audited:
-            purge_closed_part(settings, part.path, observer=observer)
-            resumed.append(part.path)
-        else:
-            _discard(lake, part)
-    partition = partition_name(run_date)
-    directory = lake.path(CLOSED_TABLE, partition)
-    lake.delete_temporary(directory)
-    number = len(parts(lake, partition))
+    tables = LakeTables(settings)
+    lake = tables.lake
+    resumed = _finish_earlier_runs(settings, tables, observer)
+    name = f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+    path = f"{RUNS}/{name}"
+    run_id = run_id or f"housekeeping-{name}"
+    lake.write_json(lake.path(path, STARTED), {"run_id": run_id, "run_date": str(run_date)})
     with settings.store.connect() as client:
         scan = client.scan(status="closed")
         observer.step("write", scan.row_count)
         if scan.row_count == 0:
+            lake.delete_dir(lake.path(path))
             return PartWritten(None, 0, 0, resumed)
-        part = Part(partition, number, False, None, False, None)
         closed_at_max: list[Any] = []
 
         def on_batch(batch: pa.RecordBatch) -> None:
             closed_at_max.append(pc.max(batch.column("closed_at")).as_py())
             observer.advance(batch.num_rows)
 
-        written = write_batches(
-            lake,
-            directory,
-            [f"part-{number}.parquet"],
-            scan,
-            ParquetOptions.from_settings(settings),
-            on_batch=on_batch,
-        )
+        options = ParquetOptions.from_settings(settings)
+        written = write_partitioned(lake, name, scan, options, on_batch=on_batch)
     observer.checkpoint(HOUSEKEEPING_DATA_WRITTEN)
     closed_before = max((value for value in closed_at_max if value is not None), default=None)
     manifest = {
+        "run_id": run_id,
         "run_date": run_date.isoformat(),
-        "path": part.path,
+        "path": path,
         "snapshot_at": scan.snapshot_at.isoformat(),
         "closed_before": (closed_before or scan.snapshot_at).isoformat(),
         "row_count": scan.row_count,
         "rows_written": written.rows,
+        "files": written.files,
         "bytes": written.bytes,
         "written_at": datetime.now(UTC).isoformat(),
     }
-    lake.write_json(lake.path(part.marker("written")), manifest)
+    lake.write_json(lake.path(path, MANIFEST), manifest)
     observer.checkpoint(HOUSEKEEPING_WRITTEN)
-    return PartWritten(part.path, written.rows, written.bytes, resumed)
+    return PartWritten(path, written.rows, written.bytes, resumed)
 
 
-def _discard(lake: Lake, part: Part) -> None:
-    """Delete a part that was never audited: nothing was purged for it, the store has it all."""
-    lake.delete_file(lake.path(part.path))
-    lake.delete_file(lake.path(part.marker("written")))
+def _finish_earlier_runs(
+    settings: OffloadSettings, tables: LakeTables, observer: JobObserver
+) -> list[str]:
+    """Purge the runs that committed but did not finish; discard those that never committed."""
+    lake = tables.lake
+    resumed = []
+    for name in lake.list_dir(lake.path(RUNS), dirs=True):
+        path = f"{RUNS}/{name}"
+        if _state(lake, path, DONE) is not None:
+            continue
+        started = _state(lake, path, STARTED) or {}
+        if started.get("run_id") and tables.snapshot_of_run(CLOSED_TABLE, started["run_id"]):
+            purge_closed_part(settings, path, observer=observer)
+            resumed.append(path)
+        else:
+            delete_unreferenced(tables, prefix=name)  # never committed: the store has it all
+            lake.delete_dir(lake.path(path))
+    return resumed
+
+
+def _manifest(lake: Lake, path: str) -> dict[str, Any]:
+    manifest = _state(lake, path, MANIFEST)
+    if manifest is None:
+        raise AuditFailed(f"{path} has no manifest: its write did not complete")
+    return manifest
 
 
 def audit_closed_part(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
-    """Check the part against its manifest and mark it audited (once)."""
+    """Check the run's files against its manifest and mark it audited (once)."""
     observer = observer or NullObserver()
     lake = Lake(settings.lake_uri)
-    part = part_from_path(lake, path)
-    if part.audited or part.committed:
-        return path  # a rerun: the part may have lost kept-in-store rows since
-    if part.written is None or not part.has_file:
-        raise AuditFailed(f"{path} has no manifest: its write did not complete")
-    observer.step("audit", part.written["row_count"])
-    report = audit_files(lake, [lake.path(path)], part.written["row_count"])
-    statuses = pq.read_table(lake.path(path), columns=["status"], filesystem=lake.fs)
-    if pc.any(pc.not_equal(statuses.column("status"), "closed")).as_py():
-        raise AuditFailed(f"{path} holds rows that are not closed")
+    if _state(lake, path, AUDITED) is not None:
+        return path
+    manifest = _manifest(lake, path)
+    observer.step("audit", manifest["row_count"])
+    files = [lake.path(file) for file in manifest["files"]]
+    report = audit_files(lake, files, manifest["row_count"])
+    for file in files:
+        statuses = pq.read_table(file, columns=["status"], filesystem=lake.fs)
+        if pc.any(pc.not_equal(statuses.column("status"), "closed")).as_py():
+            raise AuditFailed(f"{path} holds rows that are not closed")
     observer.advance(report.rows)
     lake.write_json(
-        lake.path(part.marker("audited")),
+        lake.path(path, AUDITED),
         {"rows": report.rows, "audited_at": datetime.now(UTC).isoformat()},
     )
     observer.checkpoint(HOUSEKEEPING_AUDITED)
     return path
 
 
+def commit_closed_part(
+    settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
+) -> str:
+    """Commit the run's files to ``journeys_closed``, replacing rows of keys already there."""
+    observer = observer or NullObserver()
+    tables = LakeTables(settings)
+    lake = tables.lake
+    manifest = _manifest(lake, path)
+    observer.step("commit", manifest["row_count"])
+    if tables.snapshot_of_run(CLOSED_TABLE, manifest["run_id"]) is None:
+        if _state(lake, path, AUDITED) is None:
+            raise AuditFailed(f"{path} was not audited; refusing to commit it")
+        name = _run_name(path)
+        delete_unreferenced(tables, prefix=f"{name}-replaced")  # an interrupted earlier try
+        keys = joined_keys(read_keys(lake, manifest["files"]))
+        options = ParquetOptions.from_settings(settings)
+        drop, copies = files_without_keys(tables, keys, f"{name}-replaced", options)
+        added = [*manifest["files"], *copies]
+        lake.fsync([lake.path(file) for file in added])
+        tables.replace(
+            CLOSED_TABLE,
+            drop=drop,
+            add=[lake.path(file) for file in added],
+            properties={
+                RUN_ID: manifest["run_id"],
+                RUN_PATH: path,
+                STORE_SNAPSHOT_AT: manifest["snapshot_at"],
+                CHANGE: f"offloaded; {len(drop)} files held keys offloaded again",
+            },
+        )
+    observer.advance(manifest["row_count"])
+    observer.checkpoint(HOUSEKEEPING_COMMITTED)
+    refresh_catalog_if_enabled(settings, lake, tables)
+    return path
+
+
 def purge_closed_part(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> PartPurged:
-    """Delete the part's rows from the store, drop the ones it kept, commit the part."""
+    """Delete the run's rows from the store; rows it kept leave the table; mark the run done."""
     observer = observer or NullObserver()
-    lake = Lake(settings.lake_uri)
-    part = part_from_path(lake, path)
-    if part.purged is not None:
-        done = part.purged
+    tables = LakeTables(settings)
+    lake = tables.lake
+    done = _state(lake, path, DONE)
+    if done is not None:
         return PartPurged(path, done["purged"], done["kept_in_store"], done["rows"])
-    if not part.audited or part.written is None or not part.has_file:
-        raise AuditFailed(f"{path} was not audited; refusing to purge the store")
-    snapshot_at = datetime.fromisoformat(part.written["snapshot_at"])
-    closed_before = datetime.fromisoformat(part.written["closed_before"])
-    data = _read(lake, path)
-    keys = data.select(list(PRIMARY_KEY)).cast(KEY_SCHEMA)
-    observer.step("purge", data.num_rows)
+    manifest = _manifest(lake, path)
+    if tables.snapshot_of_run(CLOSED_TABLE, manifest["run_id"]) is None:
+        raise AuditFailed(f"{path} is not committed to {CLOSED_TABLE}; refusing to purge")
+    keys = read_keys(lake, manifest["files"])
+    observer.step("purge", keys.num_rows)
     with settings.store.connect() as client:
-        purged = client.purge(closed_before=closed_before, snapshot_at=snapshot_at, keys=keys)
+        purged = client.purge(
+            closed_before=datetime.fromisoformat(manifest["closed_before"]),
+            snapshot_at=datetime.fromisoformat(manifest["snapshot_at"]),
+            keys=keys,
+        )
         observer.checkpoint(HOUSEKEEPING_STORE_PURGED)
-        kept = _keys_still_in_store(client, keys) if purged != data.num_rows else set()
-    if kept:
-        _remove_rows(lake, path, data, kept, ParquetOptions.from_settings(settings))
+        kept = _keys_still_in_store(client, keys) if purged != keys.num_rows else pa.array([])
+    if len(kept):
+        _remove_from_table(settings, tables, path, manifest["run_id"], kept)
     observer.checkpoint(HOUSEKEEPING_SURVIVORS_REMOVED)
-    observer.advance(data.num_rows)
+    observer.advance(keys.num_rows)
     record = {
         "purged": purged,
         "kept_in_store": len(kept),
-        "rows": data.num_rows - len(kept),
+        "rows": keys.num_rows - len(kept),
         "purged_at": datetime.now(UTC).isoformat(),
     }
-    lake.write_json(lake.path(part.marker("purged")), record)
+    lake.write_json(lake.path(path, DONE), record)
     observer.checkpoint(HOUSEKEEPING_PURGED)
-    refresh_catalog_if_enabled(settings, lake)
+    retention = timedelta(days=settings.snapshot_retention_days)
+    tables.expire_snapshots(CLOSED_TABLE, datetime.now(UTC) - retention)
+    delete_unreferenced(tables)
+    refresh_catalog_if_enabled(settings, lake, tables)
     return PartPurged(path, purged, len(kept), record["rows"])
 
 
-def _read(lake: Lake, path: str) -> pa.Table:
-    try:
-        return pq.read_table(lake.path(path), filesystem=lake.fs)
-    except (OSError, pa.ArrowException) as exc:
-        raise LakeError(f"cannot read {path}: {exc}") from exc
-
-
-def _joined_keys(table: pa.Table | pa.RecordBatch) -> pa.Array:
-    # One string per key; "\x1f" cannot occur in ids (see journeys.schema.ID_PATTERN).
-    joined: pa.Array = pc.binary_join_element_wise(
-        table.column("customer_id"), table.column("journey_id"), "\x1f"
+def _remove_from_table(
+    settings: OffloadSettings, tables: LakeTables, path: str, run_id: str, kept: pa.Array
+) -> None:
+    """One commit: the keys the store kept leave ``journeys_closed`` (new files without them)."""
+    lake = tables.lake
+    prefix = f"{_run_name(path)}-kept"
+    delete_unreferenced(tables, prefix=prefix)  # an interrupted earlier try
+    options = ParquetOptions.from_settings(settings)
+    drop, copies = files_without_keys(tables, kept, prefix, options)
+    if not drop:
+        return  # an earlier try committed this already
+    lake.fsync([lake.path(file) for file in copies])
+    tables.replace(
+        CLOSED_TABLE,
+        drop=drop,
+        add=[lake.path(file) for file in copies],
+        properties={CHANGE: f"{len(kept)} rows kept by the store after run {run_id}"},
     )
-    return joined
 
 
-def _keys_still_in_store(client: StoreClient, keys: pa.Table) -> set[tuple[str, str]]:
-    """The part's keys the store still holds: rows the purge kept because they changed.
+def _keys_still_in_store(client: StoreClient, keys: pa.Table) -> pa.Array:
+    """The run's keys the store still holds (joined): rows the purge kept because they changed.
 
-    Rare (only when the purge deleted fewer rows than the part holds), so a scan is fine; the
+    Rare (only when the purge deleted fewer rows than the run holds), so a scan is fine; the
     offloader role may scan but not look up.
     """
-    wanted = _joined_keys(keys)
-    if isinstance(wanted, pa.ChunkedArray):
-        wanted = wanted.combine_chunks()
-    found: set[tuple[str, str]] = set()
+    wanted = joined_keys(keys)
+    found: list[pa.Array] = []
     for batch in client.scan(status="all"):
-        hits = batch.filter(pc.is_in(_joined_keys(batch), value_set=wanted))
-        found.update(
-            zip(hits["customer_id"].to_pylist(), hits["journey_id"].to_pylist(), strict=True)
-        )
-    return found
-
-
-def _remove_rows(
-    lake: Lake, path: str, data: pa.Table, kept: set[tuple[str, str]], options: ParquetOptions
-) -> None:
-    """Rewrite the part without the rows whose keys the store kept (atomic replace)."""
-    kept_keys = pa.array([f"{customer}\x1f{journey}" for customer, journey in kept], pa.string())
-    remaining = data.filter(pc.invert(pc.is_in(_joined_keys(data), value_set=kept_keys)))
-    if remaining.num_rows != data.num_rows - len(kept):
-        raise LakeStateError(f"{path}: expected to keep {len(kept)} rows in the store")
-    try:
-        with lake.atomic_path(lake.path(path)) as tmp:
-            pq.write_table(
-                remaining,
-                tmp,
-                filesystem=lake.fs,
-                row_group_size=options.row_group_size,
-                **options.writer_args(),
-            )
-    except (OSError, pa.ArrowException) as exc:
-        raise LakeError(f"cannot rewrite {path}: {exc}") from exc
+        joined = joined_keys(batch)
+        found.append(joined.filter(pc.is_in(joined, value_set=wanted)))
+    if not found:
+        return pa.array([], pa.string())
+    result: pa.Array = pa.concat_arrays(found)
+    if len(result) > keys.num_rows:
+        raise LakeStateError("the store returned a key twice while checking kept rows")
+    return result

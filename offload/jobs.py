@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from offload.housekeeping import (
     PartWritten,
     audit_closed_part,
+    commit_closed_part,
     purge_closed_part,
     write_closed_part,
 )
@@ -53,16 +54,19 @@ def run_nightly(
     run_date: date | None = None,
     *,
     force: bool = False,
+    run_id: str | None = None,
     observer: JobObserver | None = None,
 ) -> JobSummary:
     """Snapshot the open journeys: write → audit → publish → clean."""
     observer = observer or NullObserver()
     run_date = run_date or datetime.now(UTC).date()
     started = time.perf_counter()
-    written = write_open_snapshot(settings, run_date, force=force, observer=observer)
-    audit_open_snapshot(settings, written.path, observer=observer)
-    publish_open_snapshot(settings, written.path, observer=observer)
-    deleted = clean_open_snapshots(settings, written.path, observer=observer)
+    written = write_open_snapshot(settings, run_date, force=force, run_id=run_id, observer=observer)
+    deleted: list[str] = []
+    if not written.skipped:  # this run id is committed already: nothing left to do
+        audit_open_snapshot(settings, written.path, observer=observer)
+        publish_open_snapshot(settings, written.path, observer=observer)
+        deleted = clean_open_snapshots(settings, written.path, observer=observer)
     details: dict[str, object] = {
         "snapshot": written.path,
         "snapshot_at": written.snapshot_at,
@@ -78,7 +82,7 @@ def run_housekeeping(
     *,
     observer: JobObserver | None = None,
 ) -> JobSummary:
-    """Move closed journeys to ``journeys_closed``: write → audit → purge."""
+    """Move closed journeys to ``journeys_closed``: write → audit → commit → purge."""
     observer = observer or NullObserver()
     run_date = run_date or datetime.now(UTC).date()
     started = time.perf_counter()
@@ -86,6 +90,7 @@ def run_housekeeping(
     details: dict[str, object] = {"part": written.path, "resumed_parts": len(written.resumed)}
     if written.path is not None:
         audit_closed_part(settings, written.path, observer=observer)
+        commit_closed_part(settings, written.path, observer=observer)
         purged = purge_closed_part(settings, written.path, observer=observer)
         details.update(purged=purged.purged, kept_in_store=purged.kept_in_store)
     return _finish(settings, "housekeeping", written, started, details)

@@ -12,6 +12,14 @@ Atomicity, which the jobs rely on:
   object written after it, so readers never see a partial snapshot there either.
 
 Temporary names start with ``.`` and contain ``.tmp-``, so listings of data files skip them.
+
+The Iceberg tables' data files never change once written (see :mod:`offload.iceberg_tables`):
+a table changes only by a catalog commit that names new files. On a local lake the jobs fsync
+the data files before committing them, so a power cut cannot leave a committed file empty.
+
+A URI scheme pyarrow does not know can be served by :func:`register_filesystem` (a custom
+object-store client, or the tests' in-memory and fault-injecting filesystems); the Iceberg
+file IO (:class:`offload.iceberg_io.LakeFileIO`) uses the same registry.
 """
 
 from __future__ import annotations
@@ -30,6 +38,17 @@ import pyarrow.fs as pafs
 from offload.errors import LakeError
 
 _LOCAL_SCHEMES = ("", "file")
+_REGISTERED: dict[str, pafs.FileSystem] = {}
+
+
+def register_filesystem(scheme: str, filesystem: pafs.FileSystem) -> None:
+    """Serve ``scheme://…`` lakes with ``filesystem`` (paths are the URI without the scheme)."""
+    _REGISTERED[scheme] = filesystem
+
+
+def registered_filesystem(scheme: str) -> pafs.FileSystem | None:
+    """The filesystem registered for ``scheme``, if any."""
+    return _REGISTERED.get(scheme)
 
 
 def is_temporary(name: str) -> bool:
@@ -45,9 +64,14 @@ class Lake:
         self.scheme = scheme
         self.is_local = scheme in _LOCAL_SCHEMES
         try:
+            registered = registered_filesystem(scheme)
             if scheme == "":
                 self.fs: pafs.FileSystem = pafs.LocalFileSystem()
                 self.root = os.path.abspath(uri)
+            elif registered is not None:
+                self.fs, self.root = registered, uri.split("://", 1)[1].rstrip("/")
+            elif scheme == "file":
+                self.fs, self.root = pafs.LocalFileSystem(), urlparse(uri).path
             else:
                 self.fs, self.root = pafs.FileSystem.from_uri(uri)
             self.fs.create_dir(self.root, recursive=True)
@@ -62,6 +86,34 @@ class Lake:
     def engine_uri(self, path: str) -> str:
         """``path`` as an engine such as DuckDB spells it (a plain path, or ``s3://…``)."""
         return path if self.is_local else f"{self.scheme}://{path}"
+
+    def iceberg_uri(self, path: str) -> str:
+        """``path`` as a full URI for Iceberg metadata (``file:///…`` on a local lake)."""
+        return f"file://{path}" if self.is_local else f"{self.scheme}://{path}"
+
+    def fs_path(self, uri: str) -> str:
+        """The filesystem path of a URI that :meth:`iceberg_uri` made (or a plain path)."""
+        return uri.split("://", 1)[1] if "://" in uri else uri
+
+    def fsync(self, paths: list[str]) -> None:
+        """Flush ``paths`` and their directories to disk (local lakes; object PUTs are durable)."""
+        if not self.is_local:
+            return
+        directories = set()
+        with self._translated("fsync"):
+            for path in paths:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                directories.add(os.path.dirname(path))
+            for directory in directories:
+                fd = os.open(directory, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
 
     def exists(self, path: str) -> bool:
         """True when a file or directory exists at ``path``."""

@@ -1,32 +1,39 @@
 """Nightly snapshot of the open journeys: write → audit → publish → clean.
 
-Each step is a function of the settings and the snapshot's path, so Airflow tasks and the CLI
-run the same code and pass only the path (relative to the lake root) between steps.
+Each step is a function of the settings and the run's path (its data directory relative to the
+lake root, ``journeys_open/data/<date>-<id>``), so Airflow tasks and the CLI run the same code:
 
-The lake layout is described in :mod:`offload.open_table`. A snapshot directory
-without ``_manifest.json`` is an interrupted write and is never published; ``clean`` deletes
-every snapshot but the published one. Rerunning for a date whose snapshot is already published
-does nothing (``force`` takes a fresh snapshot anyway).
+* ``write`` scans the open rows at one store snapshot and writes them as new Parquet files in
+  the run's data directory, with a manifest in ``journeys_open/_runs/<run>/`` (the store's
+  snapshot point and row count, the files, the run id);
+* ``audit`` checks the files against the manifest (rows, schema, unique key);
+* ``publish`` makes the files the whole content of ``journeys_open`` in **one** Iceberg commit
+  (the previous files leave the table in the same commit); the commit's summary names the run
+  id and the store snapshot point, so a rerun of a run already committed commits nothing;
+* ``clean`` expires table snapshots older than the retention and deletes the data files no
+  live snapshot reads any more (and the leftovers of interrupted runs).
+
+A run id defaults to ``nightly-<date>``: rerunning a date already published does nothing
+(``force`` takes a fresh snapshot anyway). The DAG passes its Airflow run id.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from offload.catalog import refresh_catalog_if_enabled
-from offload.errors import AuditFailed, LakeStateError, NotPublished
-from offload.lake import Lake
-from offload.open_table import (
-    AUDITED,
-    MANIFEST,
+from offload.errors import AuditFailed, NotPublished
+from offload.iceberg_tables import (
     OPEN_TABLE,
-    POINTER,
-    SNAPSHOTS,
-    read_pointer,
+    RUN_ID,
+    RUN_PATH,
+    STORE_SNAPSHOT_AT,
+    LakeTables,
 )
+from offload.lake import Lake
 from offload.parquet_io import ParquetOptions, audit_files, write_batches
 from offload.progress import (
     NIGHTLY_AUDITED,
@@ -38,6 +45,11 @@ from offload.progress import (
     NullObserver,
 )
 from offload.settings import OffloadSettings
+
+DATA: str = f"{OPEN_TABLE}/data"
+RUNS: str = f"{OPEN_TABLE}/_runs"
+MANIFEST = "_manifest.json"
+AUDITED = "_audited.json"
 
 
 @dataclass(frozen=True)
@@ -51,24 +63,35 @@ class SnapshotWritten:
     skipped: bool
 
 
+def _run_state(path: str, name: str) -> str:
+    """The state file ``name`` of the run whose data directory is ``path``."""
+    return f"{RUNS}/{path.rsplit('/', 1)[-1]}/{name}"
+
+
 def write_open_snapshot(
     settings: OffloadSettings,
     run_date: date,
     *,
     force: bool = False,
+    run_id: str | None = None,
     observer: JobObserver | None = None,
 ) -> SnapshotWritten:
-    """Scan the open journeys at one snapshot and write them to a new snapshot directory."""
+    """Scan the open journeys at one store snapshot and write them as a run's data files."""
     observer = observer or NullObserver()
-    lake = Lake(settings.lake_uri)
-    pointer = read_pointer(lake)
-    if pointer is not None and pointer["run_date"] == run_date.isoformat() and not force:
-        observer.step("write (already published)", pointer["row_count"])
-        observer.advance(pointer["row_count"])
-        return SnapshotWritten(
-            pointer["path"], pointer["row_count"], pointer["bytes"], pointer["snapshot_at"], True
-        )
-    path = f"{SNAPSHOTS}/{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+    tables = LakeTables(settings)
+    lake = tables.lake
+    run_id = run_id or f"nightly-{run_date.isoformat()}"
+    if force:
+        run_id = f"{run_id}-{uuid.uuid4().hex[:8]}"
+    done = tables.snapshot_of_run(OPEN_TABLE, run_id)
+    if done is not None and done.summary is not None:
+        summary = done.summary.additional_properties
+        rows = int(summary.get("total-records", 0))
+        observer.step("write (already published)", rows)
+        observer.advance(rows)
+        size = int(summary.get("total-files-size", 0))
+        return SnapshotWritten(summary[RUN_PATH], rows, size, summary[STORE_SNAPSHOT_AT], True)
+    path = f"{DATA}/{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
     names = [f"part-{index}.parquet" for index in range(settings.writer_threads)]
     with settings.store.connect() as client:
         scan = client.scan(status="open")
@@ -83,6 +106,7 @@ def write_open_snapshot(
         )
     observer.checkpoint(NIGHTLY_DATA_WRITTEN)
     manifest = {
+        "run_id": run_id,
         "run_date": run_date.isoformat(),
         "path": path,
         "snapshot_at": scan.snapshot_at.isoformat(),
@@ -92,13 +116,13 @@ def write_open_snapshot(
         "bytes": written.bytes,
         "written_at": datetime.now(UTC).isoformat(),
     }
-    lake.write_json(lake.path(path, MANIFEST), manifest)
+    lake.write_json(lake.path(_run_state(path, MANIFEST)), manifest)
     observer.checkpoint(NIGHTLY_WRITTEN)
     return SnapshotWritten(path, written.rows, written.bytes, scan.snapshot_at.isoformat(), False)
 
 
 def _manifest(lake: Lake, path: str) -> dict[str, Any]:
-    manifest = lake.read_json(lake.path(path, MANIFEST))
+    manifest = lake.read_json(lake.path(_run_state(path, MANIFEST)))
     if manifest is None:
         raise AuditFailed(f"{path} has no manifest: its write did not complete")
     return manifest
@@ -107,7 +131,7 @@ def _manifest(lake: Lake, path: str) -> dict[str, Any]:
 def audit_open_snapshot(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
-    """Check the snapshot at ``path`` against its manifest and mark it audited."""
+    """Check the run's files against its manifest and mark the run audited."""
     observer = observer or NullObserver()
     lake = Lake(settings.lake_uri)
     manifest = _manifest(lake, path)
@@ -116,7 +140,7 @@ def audit_open_snapshot(
     report = audit_files(lake, files, expected_rows=manifest["row_count"])
     observer.advance(report.rows)
     lake.write_json(
-        lake.path(path, AUDITED),
+        lake.path(_run_state(path, AUDITED)),
         {"rows": report.rows, "audited_at": datetime.now(UTC).isoformat()},
     )
     observer.checkpoint(NIGHTLY_AUDITED)
@@ -126,40 +150,63 @@ def audit_open_snapshot(
 def publish_open_snapshot(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
-    """Switch the ``journeys_open`` pointer to the audited snapshot at ``path`` atomically."""
+    """Replace the whole content of ``journeys_open`` by the audited run, in one commit."""
     observer = observer or NullObserver()
-    lake = Lake(settings.lake_uri)
+    tables = LakeTables(settings)
+    lake = tables.lake
     manifest = _manifest(lake, path)
-    if not lake.exists(lake.path(path, AUDITED)):
-        raise AuditFailed(f"{path} was not audited; refusing to publish it")
     observer.step("publish", None)
-    pointer = read_pointer(lake)
-    if pointer is None or pointer["path"] != path:
-        record = {**manifest, "published_at": datetime.now(UTC).isoformat()}
-        lake.write_json(lake.path(POINTER), record)
+    if tables.snapshot_of_run(OPEN_TABLE, manifest["run_id"]) is None:
+        if not lake.exists(lake.path(_run_state(path, AUDITED))):
+            raise AuditFailed(f"{path} was not audited; refusing to publish it")
+        files = [lake.path(path, name) for name in manifest["files"]]
+        lake.fsync(files)
+        tables.replace(
+            OPEN_TABLE,
+            drop=tables.data_files(OPEN_TABLE),
+            add=files,
+            properties={
+                RUN_ID: manifest["run_id"],
+                RUN_PATH: path,
+                STORE_SNAPSHOT_AT: manifest["snapshot_at"],
+            },
+        )
     observer.checkpoint(NIGHTLY_PUBLISHED)
-    refresh_catalog_if_enabled(settings, lake)
+    refresh_catalog_if_enabled(settings, lake, tables)
     return path
+
+
+def published_path(tables: LakeTables) -> str | None:
+    """The run path of the current snapshot of ``journeys_open`` (None before any publish)."""
+    snapshot = tables.table(OPEN_TABLE).current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return None
+    return snapshot.summary.additional_properties.get(RUN_PATH)
 
 
 def clean_open_snapshots(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> list[str]:
-    """Delete every snapshot except the published one; only once ``path`` is published."""
+    """Expire old table snapshots, delete data no live snapshot reads; only once published."""
     observer = observer or NullObserver()
-    lake = Lake(settings.lake_uri)
-    pointer = read_pointer(lake)
-    if pointer is None or pointer["path"] != path:
-        published = pointer["path"] if pointer else "nothing"
-        raise NotPublished(f"{path} is not published ({published} is); nothing deleted")
-    if not lake.exists(lake.path(path, MANIFEST)):
-        raise LakeStateError(f"the published snapshot {path} has no manifest")
+    tables = LakeTables(settings)
+    lake = tables.lake
+    published = published_path(tables)
+    if published != path:
+        raise NotPublished(f"{path} is not published ({published or 'nothing'} is); kept all")
     observer.step("clean", None)
+    retention = timedelta(days=settings.snapshot_retention_days)
+    tables.expire_snapshots(OPEN_TABLE, datetime.now(UTC) - retention)
+    referenced = tables.referenced_paths(OPEN_TABLE)
+    live_runs = {file.rsplit("/", 2)[-2] for file in referenced}
     deleted = []
-    for name in lake.list_dir(lake.path(SNAPSHOTS), dirs=True):
-        if f"{SNAPSHOTS}/{name}" != path:
-            lake.delete_dir(lake.path(SNAPSHOTS, name))
-            deleted.append(f"{SNAPSHOTS}/{name}")
-    lake.delete_temporary(lake.path(OPEN_TABLE))
+    for name in lake.list_dir(lake.path(DATA), dirs=True):
+        if name not in live_runs:
+            lake.delete_dir(lake.path(DATA, name))
+            lake.delete_dir(lake.path(RUNS, name))
+            deleted.append(f"{DATA}/{name}")
+    for name in lake.list_dir(lake.path(RUNS), dirs=True):
+        if name not in live_runs:
+            lake.delete_dir(lake.path(RUNS, name))
     observer.checkpoint(NIGHTLY_CLEANED)
     return deleted

@@ -1,4 +1,4 @@
-"""The ``journeys_open`` table on the lake: published snapshots and the pointer to one.
+"""The legacy Parquet layout of ``journeys_open`` (before Iceberg), read by the migration.
 
 Layout::
 

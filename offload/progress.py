@@ -38,11 +38,11 @@ class NullObserver:
 
 
 # Nightly snapshot boundaries, in the order a run reaches them.
-NIGHTLY_DATA_WRITTEN: Final = "nightly.data-written"  # Parquet files in place, no manifest yet
+NIGHTLY_DATA_WRITTEN: Final = "nightly.data-written"  # data files in place, no manifest yet
 NIGHTLY_WRITTEN: Final = "nightly.written"  # manifest written
 NIGHTLY_AUDITED: Final = "nightly.audited"
-NIGHTLY_PUBLISHED: Final = "nightly.published"  # pointer switched
-NIGHTLY_CLEANED: Final = "nightly.cleaned"  # previous snapshots deleted
+NIGHTLY_PUBLISHED: Final = "nightly.published"  # Iceberg commit done
+NIGHTLY_CLEANED: Final = "nightly.cleaned"  # old snapshots expired, unread files deleted
 NIGHTLY_CHECKPOINTS: Final = (
     NIGHTLY_DATA_WRITTEN,
     NIGHTLY_WRITTEN,
@@ -55,13 +55,15 @@ NIGHTLY_CHECKPOINTS: Final = (
 HOUSEKEEPING_DATA_WRITTEN: Final = "housekeeping.data-written"  # part file in place, no manifest
 HOUSEKEEPING_WRITTEN: Final = "housekeeping.written"  # manifest with snapshot_at written
 HOUSEKEEPING_AUDITED: Final = "housekeeping.audited"
-HOUSEKEEPING_STORE_PURGED: Final = "housekeeping.store-purged"  # store deleted, no marker yet
-HOUSEKEEPING_SURVIVORS_REMOVED: Final = "housekeeping.survivors-removed"
-HOUSEKEEPING_PURGED: Final = "housekeeping.purged"  # part committed to journeys_closed
+HOUSEKEEPING_COMMITTED: Final = "housekeeping.committed"  # Iceberg commit, store not purged yet
+HOUSEKEEPING_STORE_PURGED: Final = "housekeeping.store-purged"  # store deleted, kept rows not yet
+HOUSEKEEPING_SURVIVORS_REMOVED: Final = "housekeeping.survivors-removed"  # kept rows left table
+HOUSEKEEPING_PURGED: Final = "housekeeping.purged"  # run marked done
 HOUSEKEEPING_CHECKPOINTS: Final = (
     HOUSEKEEPING_DATA_WRITTEN,
     HOUSEKEEPING_WRITTEN,
     HOUSEKEEPING_AUDITED,
+    HOUSEKEEPING_COMMITTED,
     HOUSEKEEPING_STORE_PURGED,
     HOUSEKEEPING_SURVIVORS_REMOVED,
     HOUSEKEEPING_PURGED,

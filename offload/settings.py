@@ -40,6 +40,14 @@ class OffloadSettings(BaseSettings):
     compression_level: int | None = Field(default=1, ge=-7, le=22)
     #: Parquet files written in parallel by the nightly snapshot (one writer thread each).
     writer_threads: int = Field(default=2, ge=1, le=32)
+    #: pyiceberg catalog properties as JSON (``{"type": "rest", "uri": "https://…"}``, Glue,
+    #: Hive, SQL). Empty: a SQL catalog on SQLite in ``<lake>/iceberg_catalog.sqlite``.
+    iceberg_catalog: dict[str, str] = Field(default_factory=dict)
+    #: The catalog's name (pyiceberg's ``load_catalog`` name) and the tables' namespace.
+    iceberg_catalog_name: str = "journeys"
+    iceberg_namespace: str = "journeys"
+    #: Table snapshots older than this expire after each nightly run (time travel this far).
+    snapshot_retention_days: float = Field(default=7.0, ge=0)
 
     @field_validator("lake_uri")
     @classmethod

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
-from offload import Lake, OffloadSettings, committed_files, current_snapshot_files
+from offload import CLOSED_TABLE, OPEN_TABLE, Lake, LakeTables, OffloadSettings
 from store.demo_data import generate_journeys
 
 #: A fixed anchor so demo rows are identical across runs and days.
@@ -43,14 +43,21 @@ def read_files(lake: Lake, paths: list[str]) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def open_table(lake: Lake) -> pa.Table:
-    """The published ``journeys_open`` snapshot."""
-    return read_files(lake, current_snapshot_files(lake))
+def open_table(settings: OffloadSettings, snapshot_id: int | None = None) -> pa.Table:
+    """The current (or given) snapshot of the Iceberg table ``journeys_open``, by pyiceberg."""
+    return _iceberg_rows(settings, OPEN_TABLE, snapshot_id)
 
 
-def closed_table(lake: Lake) -> pa.Table:
-    """The committed rows of ``journeys_closed``."""
-    return read_files(lake, committed_files(lake))
+def closed_table(settings: OffloadSettings) -> pa.Table:
+    """The current snapshot of the Iceberg table ``journeys_closed``, read by pyiceberg."""
+    return _iceberg_rows(settings, CLOSED_TABLE, None)
+
+
+def _iceberg_rows(settings: OffloadSettings, name: str, snapshot_id: int | None) -> pa.Table:
+    table = LakeTables(settings).table(name)
+    if snapshot_id is None and table.current_snapshot() is None:
+        return JOURNEY_SCHEMA.empty_table()
+    return table.scan(snapshot_id=snapshot_id).to_arrow().cast(JOURNEY_SCHEMA)
 
 
 def by_key(table: pa.Table) -> dict[tuple[str, str], dict[str, object]]:

@@ -1,10 +1,9 @@
-"""The nightly snapshot against a real store server."""
+"""The nightly snapshot into the Iceberg table journeys_open, against a real store server."""
 
 from __future__ import annotations
 
 import threading
-from datetime import date
-from pathlib import Path
+from datetime import UTC, date, datetime
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -12,20 +11,22 @@ import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
 from offload import (
+    OPEN_TABLE,
     AuditFailed,
     Lake,
+    LakeTables,
     NotPublished,
     OffloadSettings,
     audit_open_snapshot,
     clean_open_snapshots,
     publish_open_snapshot,
-    read_pointer,
+    published_path,
     run_nightly,
-    snapshot_files,
     write_open_snapshot,
 )
-from offload.open_table import SNAPSHOTS
-from tests.support.offload_lake import by_key, demo_rows, open_table, read_files
+from offload.iceberg_tables import RUN_ID, STORE_SNAPSHOT_AT
+from offload.nightly import DATA
+from tests.support.offload_lake import by_key, demo_rows, open_table
 from tests.support.offload_store import PrivateStore
 
 pytestmark = pytest.mark.integration
@@ -39,82 +40,102 @@ def _open_rows(store: PrivateStore) -> dict[tuple[str, str], dict[str, object]]:
     return by_key(rows.filter(pc.equal(rows["status"], "open")))
 
 
-def _snapshot_dirs(lake: Lake) -> list[str]:
-    return lake.list_dir(lake.path(SNAPSHOTS), dirs=True)
+def _data_dirs(lake: Lake) -> list[str]:
+    return lake.list_dir(lake.path(DATA), dirs=True)
 
 
-def test_nightly_snapshot_holds_exactly_the_open_rows_of_the_store(
+def _snapshots(settings: OffloadSettings) -> list[dict[str, str]]:
+    table = LakeTables(settings).table(OPEN_TABLE)
+    return [
+        snapshot.summary.additional_properties if snapshot.summary else {}
+        for snapshot in table.snapshots()
+    ]
+
+
+def test_nightly_replaces_journeys_open_with_the_open_rows_in_one_commit(
     store: PrivateStore, settings: OffloadSettings, lake: Lake
 ) -> None:
     store.upsert(demo_rows(200))
     summary = run_nightly(settings, DAY1)
 
-    published = open_table(lake)
-    assert published.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
+    published = open_table(settings)
+    assert published.schema.equals(JOURNEY_SCHEMA)
     assert by_key(published) == _open_rows(store)
     assert summary.rows == published.num_rows > 0
-    pointer = read_pointer(lake)
-    assert pointer is not None
-    assert pointer["path"].startswith(f"{SNAPSHOTS}/{DAY1.isoformat()}-")
-    for name in pointer["files"]:
-        metadata = pq.read_metadata(lake.path(pointer["path"], name))
+    (snapshot,) = _snapshots(settings)
+    assert snapshot[RUN_ID] == f"nightly-{DAY1}"
+    assert datetime.fromisoformat(snapshot[STORE_SNAPSHOT_AT]) <= datetime.now(UTC)
+    for path in LakeTables(settings).file_paths(OPEN_TABLE):
+        assert path.startswith(lake.path(DATA, DAY1.isoformat()))
+        metadata = pq.read_metadata(path)
         for group in range(metadata.num_row_groups):
             assert metadata.row_group(group).column(0).compression == "ZSTD"
     assert settings.metrics_dir is not None
     assert (settings.metrics_dir / "journeys_offload_nightly.prom").exists()
 
 
-def test_rerunning_nightly_for_the_same_date_is_idempotent(
+def test_rerunning_nightly_for_the_same_run_commits_nothing(
     store: PrivateStore, settings: OffloadSettings, lake: Lake
 ) -> None:
     store.upsert(demo_rows(50))
     run_nightly(settings, DAY1)
-    first_pointer = read_pointer(lake)
-    first_rows = by_key(open_table(lake))
+    first_rows = by_key(open_table(settings))
+    store.upsert(demo_rows(10, start=900))  # would change the content, were it committed
 
     second = run_nightly(settings, DAY1)
 
     assert second.details["already_published"] is True
-    assert read_pointer(lake) == first_pointer
-    assert by_key(open_table(lake)) == first_rows
-    assert len(_snapshot_dirs(lake)) == 1
+    assert len(_snapshots(settings)) == 1
+    assert by_key(open_table(settings)) == first_rows
+    assert len(_data_dirs(lake)) == 1
 
 
-def test_next_night_replaces_the_snapshot_and_deletes_the_previous_one(
+def test_next_night_replaces_the_content_and_the_old_snapshot_stays_readable(
     store: PrivateStore, settings: OffloadSettings, lake: Lake
 ) -> None:
     store.upsert(demo_rows(50))
     run_nightly(settings, DAY1)
+    first = by_key(open_table(settings))
+    first_id = LakeTables(settings).table(OPEN_TABLE).snapshots()[0].snapshot_id
     store.upsert(demo_rows(30, start=1_000))
     run_nightly(settings, DAY2)
 
-    assert by_key(open_table(lake)) == _open_rows(store)
-    (only,) = _snapshot_dirs(lake)
+    assert by_key(open_table(settings)) == _open_rows(store)
+    assert by_key(open_table(settings, first_id)) == first  # time travel within the retention
+    assert len(_data_dirs(lake)) == 2
+
+
+def test_snapshots_older_than_the_retention_expire_and_their_files_are_deleted(
+    store: PrivateStore, settings: OffloadSettings, lake: Lake
+) -> None:
+    settings = settings.model_copy(update={"snapshot_retention_days": 0})
+    store.upsert(demo_rows(40))
+    run_nightly(settings, DAY1)
+    store.upsert(demo_rows(20, start=1_000))
+    run_nightly(settings, DAY2)
+
+    assert len(_snapshots(settings)) == 1
+    (only,) = _data_dirs(lake)
     assert only.startswith(DAY2.isoformat())
+    assert by_key(open_table(settings)) == _open_rows(store)
 
 
-def test_previous_snapshot_is_deleted_only_after_publish(
+def test_clean_refuses_a_run_that_is_not_published(
     store: PrivateStore, settings: OffloadSettings, lake: Lake
 ) -> None:
     store.upsert(demo_rows(40))
     run_nightly(settings, DAY1)
-    old = read_pointer(lake)
-    assert old is not None
     new = write_open_snapshot(settings, DAY2).path
     audit_open_snapshot(settings, new)
 
     with pytest.raises(NotPublished):
         clean_open_snapshots(settings, new)
-    assert sorted(_snapshot_dirs(lake)) == sorted([old["path"].split("/")[-1], new.split("/")[-1]])
-    assert read_pointer(lake) == old
-
+    assert len(_data_dirs(lake)) == 2
     publish_open_snapshot(settings, new)
-    assert len(_snapshot_dirs(lake)) == 2  # publishing deletes nothing
-    clean_open_snapshots(settings, new)
-    assert _snapshot_dirs(lake) == [new.split("/")[-1]]
+    assert published_path(LakeTables(settings)) == new
 
 
-def test_an_unaudited_or_tampered_snapshot_is_never_published(
+def test_an_unaudited_or_tampered_run_is_never_committed(
     store: PrivateStore, settings: OffloadSettings, lake: Lake
 ) -> None:
     store.upsert(demo_rows(40))
@@ -126,57 +147,39 @@ def test_an_unaudited_or_tampered_snapshot_is_never_published(
     pq.write_table(table.slice(1), part)  # one row lost
     with pytest.raises(AuditFailed, match="rows written"):
         audit_open_snapshot(settings, path)
-    assert read_pointer(lake) is None
+    assert LakeTables(settings).table(OPEN_TABLE).current_snapshot() is None
 
 
-def test_pointer_switch_is_atomic_for_a_reader_looping_during_publish(
-    store: PrivateStore, tmp_path: Path, settings: OffloadSettings, lake: Lake
+def test_a_reader_looping_during_commits_sees_one_whole_snapshot_or_the_other(
+    store: PrivateStore, settings: OffloadSettings
 ) -> None:
     settings = settings.model_copy(update={"refresh_catalog": False})
     store.upsert(demo_rows(60))
-    first = write_open_snapshot(settings, DAY1).path
-    audit_open_snapshot(settings, first)
+    run_nightly(settings, DAY1)
+    small = open_table(settings).num_rows
     store.upsert(demo_rows(60, start=5_000))
-    second = write_open_snapshot(settings, DAY2).path
-    audit_open_snapshot(settings, second)
-    publish_open_snapshot(settings, first)
-    sizes = {
-        first: open_table(lake).num_rows,
-    }
-    publish_open_snapshot(settings, second)
-    sizes[second] = open_table(lake).num_rows
-    assert sizes[first] < sizes[second]
-
     stop = threading.Event()
-    seen: dict[str, int] = {}
+    seen: set[int] = set()
     failures: list[str] = []
 
     def reader() -> None:
-        reader_lake = Lake(settings.lake_uri)
         while not stop.is_set():
             try:
-                pointer = read_pointer(reader_lake)
-                assert pointer is not None
-                rows = read_files(reader_lake, snapshot_files(reader_lake, pointer)).num_rows
+                rows = open_table(settings).num_rows
             except Exception as exc:  # any failure to read is what this test looks for
                 failures.append(repr(exc))
                 return
-            if rows != sizes[pointer["path"]]:
-                failures.append(
-                    f"{pointer['path']}: {rows} rows, expected {sizes[pointer['path']]}"
-                )
-            seen[pointer["path"]] = seen.get(pointer["path"], 0) + 1
+            seen.add(rows)
 
     thread = threading.Thread(target=reader)
     thread.start()
     try:
-        for _ in range(100):
-            publish_open_snapshot(settings, first)
-            publish_open_snapshot(settings, second)
-            if not thread.is_alive():
-                break
+        for _ in range(3):
+            run_nightly(settings, DAY2, force=True)
     finally:
         stop.set()
-        thread.join(timeout=30)
+        thread.join(timeout=60)
+    big = open_table(settings).num_rows
     assert failures == []
-    assert set(seen) == {first, second}  # the reader really read across switches
+    assert seen <= {small, big}
+    assert big in seen

@@ -1,0 +1,196 @@
+"""The analysts' two Apache Iceberg tables and the only ways the jobs change them.
+
+``journeys.journeys_open`` and ``journeys.journeys_closed`` have exactly the store's columns
+(:data:`journeys.schema.JOURNEY_SCHEMA`, converted by pyiceberg: strings, ints, ``timestamptz``,
+the ``content`` struct; required where the store's column is NOT NULL). ``journeys_closed`` is
+partitioned by ``month(closed_at)``: Iceberg has no week transform (year, month, day, hour,
+bucket, truncate), and a month keeps files large where a day would make ~7 small files a week.
+
+The jobs write Parquet data files themselves (streamed, in parallel, see
+:mod:`offload.parquet_io`) into the table's ``data/`` directory, audit them, fsync them, and
+only then make them part of the table by **one catalog commit** that also names the files it
+drops (:meth:`LakeTables.replace`). A file is never rewritten: removing rows means writing a
+new file without them and committing the swap. Each commit's snapshot summary carries the run
+id and the store's snapshot point, so a rerun can see that its commit already happened.
+
+Catalog: by default a SQL catalog on SQLite in ``<lake>/iceberg_catalog.sqlite`` (one file,
+offline); ``JOURNEYS_OFFLOAD_ICEBERG_CATALOG`` (JSON properties) selects any pyiceberg catalog
+(REST, Glue, Hive, another SQL database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+import pyarrow as pa
+
+from journeys.schema import JOURNEY_SCHEMA
+from offload.errors import LakeError, LakeStateError
+from offload.lake import Lake
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.table import Table
+    from pyiceberg.table.snapshots import Snapshot
+
+    from offload.settings import OffloadSettings
+
+OPEN_TABLE: Final = "journeys_open"
+CLOSED_TABLE: Final = "journeys_closed"
+TABLES: Final = (OPEN_TABLE, CLOSED_TABLE)
+CATALOG_FILE: Final = "iceberg_catalog.sqlite"
+#: Snapshot summary keys the jobs write (Iceberg keeps them with every snapshot).
+RUN_ID: Final = "journeys.run-id"
+RUN_PATH: Final = "journeys.run-path"
+STORE_SNAPSHOT_AT: Final = "journeys.store-snapshot-at"
+CHANGE: Final = "journeys.change"
+CLOSED_PARTITION: Final = "closed_month"
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """pyiceberg and filesystem failures as :class:`LakeError` (retriable)."""
+    try:
+        yield
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise LakeError(f"iceberg: cannot {what}: {exc}") from exc
+    except Exception as exc:  # pyiceberg's exceptions share no base class
+        if type(exc).__module__.startswith(("pyiceberg", "sqlalchemy")):
+            raise LakeError(f"iceberg: cannot {what}: {type(exc).__name__}: {exc}") from exc
+        raise
+
+
+def catalog_properties(settings: OffloadSettings, lake: Lake) -> dict[str, str]:
+    """The pyiceberg catalog properties: the settings', or SQLite inside a local lake."""
+    properties = dict(settings.iceberg_catalog)
+    if not properties:
+        if not lake.is_local:
+            raise LakeStateError(
+                f"lake {lake.uri} is not local: set JOURNEYS_OFFLOAD_ICEBERG_CATALOG "
+                '(e.g. {"type": "rest", "uri": "https://…"}) for its Iceberg catalog'
+            )
+        properties = {"type": "sql", "uri": f"sqlite:///{lake.path(CATALOG_FILE)}"}
+    properties.setdefault("warehouse", lake.iceberg_uri(lake.root))
+    properties.setdefault("py-io-impl", "offload.iceberg_io.LakeFileIO")
+    return properties
+
+
+class LakeTables:
+    """The lake's Iceberg catalog and its two tables (created on first use)."""
+
+    def __init__(self, settings: OffloadSettings, lake: Lake | None = None) -> None:
+        from pyiceberg.catalog import load_catalog
+
+        self.lake = lake or Lake(settings.lake_uri)
+        self.namespace = settings.iceberg_namespace
+        with _translated("open the catalog"):
+            self.catalog: Catalog = load_catalog(
+                settings.iceberg_catalog_name, **catalog_properties(settings, self.lake)
+            )
+            self.catalog.create_namespace_if_not_exists(self.namespace)
+            for name in TABLES:
+                self._create_if_missing(name)
+
+    def identifier(self, name: str) -> str:
+        """``namespace.name``."""
+        return f"{self.namespace}.{name}"
+
+    def _create_if_missing(self, name: str) -> None:
+        from pyiceberg.transforms import MonthTransform
+
+        table = self.catalog.create_table_if_not_exists(
+            self.identifier(name),
+            schema=JOURNEY_SCHEMA,
+            location=self.lake.iceberg_uri(self.lake.path(name)),
+        )
+        if name == CLOSED_TABLE and table.spec().is_unpartitioned():
+            with table.update_spec() as spec:
+                spec.add_field("closed_at", MonthTransform(), CLOSED_PARTITION)
+
+    def table(self, name: str) -> Table:
+        """The table as the catalog has it now."""
+        with _translated(f"load {name}"):
+            return self.catalog.load_table(self.identifier(name))
+
+    def data_dir(self, name: str) -> str:
+        """Where the jobs write ``name``'s data files (a filesystem path in the lake)."""
+        return self.lake.path(name, "data")
+
+    def data_files(self, name: str, snapshot_id: int | None = None) -> list[DataFile]:
+        """The data files of the current (or the given) snapshot of ``name``."""
+        table = self.table(name)
+        if snapshot_id is None and table.current_snapshot() is None:
+            return []
+        with _translated(f"plan {name}"):
+            return [task.file for task in table.scan(snapshot_id=snapshot_id).plan_files()]
+
+    def file_paths(self, name: str, snapshot_id: int | None = None) -> list[str]:
+        """Filesystem paths of the data files of the current (or given) snapshot, sorted."""
+        files = self.data_files(name, snapshot_id)
+        return sorted(self.lake.fs_path(file.file_path) for file in files)
+
+    def snapshot_of_run(self, name: str, run_id: str) -> Snapshot | None:
+        """The snapshot a run committed (found by the run id in its summary), if any."""
+        for snapshot in self.table(name).snapshots():
+            summary = snapshot.summary
+            if summary is not None and summary.additional_properties.get(RUN_ID) == run_id:
+                return snapshot
+        return None
+
+    def snapshot_as_of(self, name: str, when: datetime) -> int | None:
+        """The id of the snapshot of ``name`` current at ``when``, or None (table empty then)."""
+        snapshot = self.table(name).snapshot_as_of_timestamp(int(when.timestamp() * 1000))
+        return snapshot.snapshot_id if snapshot is not None else None
+
+    def replace(
+        self, name: str, *, drop: list[DataFile], add: list[str], properties: dict[str, str]
+    ) -> None:
+        """One commit: the files ``drop`` leave the table and the files ``add`` join it.
+
+        ``add`` are filesystem paths of complete Parquet files of JOURNEY_SCHEMA (fsynced by
+        the caller); on a partitioned table each holds rows of one partition only.
+        """
+        from pyiceberg.io.pyarrow import parquet_files_to_data_files
+        from pyiceberg.table import TableProperties
+
+        table = self.table(name)
+        uris = [self.lake.iceberg_uri(path) for path in add]
+        with _translated(f"commit to {name}"), table.transaction() as tx:
+            if tx.table_metadata.name_mapping() is None:
+                # Our files carry no Iceberg field ids: readers map columns by name.
+                mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+                tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
+            update = tx.update_snapshot(snapshot_properties=properties)
+            with update.overwrite() as overwrite:
+                for file in drop:
+                    overwrite.delete_data_file(file)
+                for data_file in parquet_files_to_data_files(
+                    table.io, tx.table_metadata, iter(uris)
+                ):
+                    overwrite.append_data_file(data_file)
+
+    def expire_snapshots(self, name: str, older_than: datetime) -> int:
+        """Expire the snapshots of ``name`` older than ``older_than`` (never the current one)."""
+        table = self.table(name)
+        current = table.current_snapshot()
+        old = [
+            snapshot.snapshot_id
+            for snapshot in table.snapshots()
+            if snapshot.timestamp_ms < older_than.timestamp() * 1000
+            and (current is None or snapshot.snapshot_id != current.snapshot_id)
+        ]
+        if old:
+            with _translated(f"expire snapshots of {name}"):
+                table.maintenance.expire_snapshots().by_ids(old).commit()
+        return len(old)
+
+    def referenced_paths(self, name: str) -> set[str]:
+        """Filesystem paths of every data file some live snapshot of ``name`` still reads."""
+        paths: set[str] = set()
+        for snapshot in self.table(name).snapshots():
+            paths.update(self.file_paths(name, snapshot.snapshot_id))
+        return paths

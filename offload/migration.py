@@ -1,0 +1,119 @@
+"""``journeys offload migrate``: import the old Parquet lake layout into the Iceberg tables.
+
+The old layout (``journeys_open/_current.json`` naming a snapshot directory, and the committed
+``journeys_closed/week=…/part-N.parquet`` parts; see :mod:`offload.open_table` and
+:mod:`offload.closed_table`) is read, copied into new data files of the tables (the closed
+rows split by month of ``closed_at``, as the table's partitioning needs), audited against the
+old files' row counts, and committed: ``journeys_open`` is replaced by the old published
+snapshot, the closed rows join ``journeys_closed`` (a key already there is replaced). The
+counts are checked again on the committed tables. The old files are left in place; delete
+them once the analysts have switched. Rerunning is safe: each import commits once (run ids
+``migration-open`` / ``migration-closed``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from journeys.schema import JOURNEY_SCHEMA
+from offload.catalog import refresh_catalog_if_enabled
+from offload.closed_files import files_without_keys, joined_keys, read_keys, write_partitioned
+from offload.closed_table import committed_files
+from offload.errors import MigrationError
+from offload.iceberg_tables import (
+    CHANGE,
+    CLOSED_TABLE,
+    OPEN_TABLE,
+    RUN_ID,
+    RUN_PATH,
+    STORE_SNAPSHOT_AT,
+    LakeTables,
+)
+from offload.lake import Lake
+from offload.open_table import read_pointer, snapshot_files
+from offload.parquet_io import ParquetOptions, audit_files, write_batches
+from offload.settings import OffloadSettings
+
+OPEN_RUN = "migration-open"
+CLOSED_RUN = "migration-closed"
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """Rows found in the old layout and rows the tables hold after the import."""
+
+    open_rows: int
+    closed_rows: int
+    open_table_rows: int
+    closed_table_rows: int
+    already_migrated: bool
+
+
+def _rows(lake: Lake, paths: list[str]) -> int:
+    return sum(pq.read_metadata(path, filesystem=lake.fs).num_rows for path in paths)
+
+
+def _table_rows(tables: LakeTables, name: str) -> int:
+    return _rows(tables.lake, tables.file_paths(name))
+
+
+def _batches(lake: Lake, paths: list[str]) -> ds.Dataset:
+    return ds.dataset(paths, schema=JOURNEY_SCHEMA, filesystem=lake.fs, format="parquet")
+
+
+def migrate_parquet_lake(settings: OffloadSettings) -> MigrationReport:
+    """Import the old layout into the tables, check the counts, refresh the catalog."""
+    tables = LakeTables(settings)
+    lake = tables.lake
+    options = ParquetOptions.from_settings(settings)
+    pointer = read_pointer(lake)
+    open_paths = snapshot_files(lake, pointer)
+    closed_paths = committed_files(lake)
+    open_rows, closed_rows = _rows(lake, open_paths), _rows(lake, closed_paths)
+    done = [tables.snapshot_of_run(name, run) for name, run in
+            ((OPEN_TABLE, OPEN_RUN), (CLOSED_TABLE, CLOSED_RUN))]  # fmt: skip
+    if pointer is not None and done[0] is None:
+        path = f"{OPEN_TABLE}/data/migrated-{uuid.uuid4().hex[:8]}"
+        written = write_batches(
+            lake, lake.path(path), ["part-0.parquet"], _batches(lake, open_paths).to_batches(),
+            options,
+        )  # fmt: skip
+        files = [lake.path(path, name) for name in written.names]
+        audit_files(lake, files, open_rows)
+        lake.fsync(files)
+        properties = {RUN_ID: OPEN_RUN, RUN_PATH: path, STORE_SNAPSHOT_AT: pointer["snapshot_at"]}
+        drop = tables.data_files(OPEN_TABLE)
+        tables.replace(OPEN_TABLE, drop=drop, add=files, properties=properties)
+        if _table_rows(tables, OPEN_TABLE) != open_rows:
+            raise MigrationError(f"{OPEN_TABLE} holds other than the {open_rows} old rows")
+    if closed_paths and done[1] is None:
+        before = _table_rows(tables, CLOSED_TABLE)
+        prefix = f"migrated-{uuid.uuid4().hex[:8]}"
+        written_closed = write_partitioned(
+            lake, prefix, _batches(lake, closed_paths).to_batches(), options
+        )
+        audit_files(lake, [lake.path(path) for path in written_closed.files], closed_rows)
+        keys = joined_keys(read_keys(lake, written_closed.files))
+        drop, copies = files_without_keys(tables, keys, f"{prefix}-replaced", options)
+        replaced = _rows(lake, [lake.fs_path(file.file_path) for file in drop]) - _rows(
+            lake, [lake.path(path) for path in copies]
+        )
+        added = [lake.path(path) for path in [*written_closed.files, *copies]]
+        lake.fsync(added)
+        properties = {RUN_ID: CLOSED_RUN, CHANGE: f"migrated {closed_rows} rows"}
+        tables.replace(CLOSED_TABLE, drop=drop, add=added, properties=properties)
+        expected = before - replaced + closed_rows
+        if _table_rows(tables, CLOSED_TABLE) != expected:
+            raise MigrationError(f"{CLOSED_TABLE} does not hold the expected {expected} rows")
+    refresh_catalog_if_enabled(settings, lake, tables)
+    return MigrationReport(
+        open_rows=open_rows,
+        closed_rows=closed_rows,
+        open_table_rows=_table_rows(tables, OPEN_TABLE),
+        closed_table_rows=_table_rows(tables, CLOSED_TABLE),
+        already_migrated=all(snapshot is not None for snapshot in done),
+    )
