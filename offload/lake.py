@@ -46,6 +46,11 @@ def register_filesystem(scheme: str, filesystem: pafs.FileSystem) -> None:
     _REGISTERED[scheme] = filesystem
 
 
+def unregister_filesystem(scheme: str) -> None:
+    """Forget the filesystem registered for ``scheme``."""
+    _REGISTERED.pop(scheme, None)
+
+
 def registered_filesystem(scheme: str) -> pafs.FileSystem | None:
     """The filesystem registered for ``scheme``, if any."""
     return _REGISTERED.get(scheme)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from offload.catalog import refresh_catalog_if_enabled
 from offload.errors import AuditFailed, NotPublished
 from offload.iceberg_tables import (
@@ -159,7 +161,7 @@ def publish_open_snapshot(
     if tables.snapshot_of_run(OPEN_TABLE, manifest["run_id"]) is None:
         if not lake.exists(lake.path(_run_state(path, AUDITED))):
             raise AuditFailed(f"{path} was not audited; refusing to publish it")
-        files = [lake.path(path, name) for name in manifest["files"]]
+        files = _non_empty(lake, [lake.path(path, name) for name in manifest["files"]])
         lake.fsync(files)
         tables.replace(
             OPEN_TABLE,
@@ -174,6 +176,21 @@ def publish_open_snapshot(
     observer.checkpoint(NIGHTLY_PUBLISHED)
     refresh_catalog_if_enabled(settings, lake, tables)
     return path
+
+
+def _non_empty(lake: Lake, files: list[str]) -> list[str]:
+    """``files`` that hold rows; empty ones (fewer batches than writers) are deleted."""
+    kept = []
+    for file in files:
+        if not lake.exists(file):
+            continue  # deleted as empty by an earlier try of this step
+        with lake.fs.open_input_file(file) as stream:
+            rows = pq.read_metadata(stream).num_rows
+        if rows:
+            kept.append(file)
+        else:
+            lake.delete_file(file)
+    return kept
 
 
 def published_path(tables: LakeTables) -> str | None:

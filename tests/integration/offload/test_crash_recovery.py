@@ -1,6 +1,7 @@
 """SIGKILL a job at each step boundary, rerun it, and check the invariant.
 
-The job runs as a subprocess (``tests.support.offload_crash_runner``) that kills itself at the
+The lake is the Iceberg tables (pyiceberg, SQLite catalog in the lake). The job runs as a
+subprocess (``tests.support.offload_crash_runner``) that kills itself at the
 chosen boundary; the rerun is the real CLI. For housekeeping, two closed journeys are changed
 in the store right after the job's snapshot (one re-opened, one updated), so the crash points
 between purge and commit really have rows the store must keep.
@@ -20,17 +21,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from offload import (
+    CLOSED_TABLE,
     HOUSEKEEPING_CHECKPOINTS,
     NIGHTLY_CHECKPOINTS,
+    OPEN_TABLE,
     Lake,
+    LakeTables,
     OffloadSettings,
-    read_pointer,
     run_housekeeping,
     run_nightly,
 )
-from offload.closed_table import parts
+from offload.housekeeping import DONE, RUNS
 from offload.lake import is_temporary
-from offload.open_table import SNAPSHOTS
 from tests.support.offload_lake import (
     assert_invariant,
     by_key,
@@ -69,19 +71,30 @@ def _no_temporaries(root: Path) -> None:
     assert [p for p in root.rglob("*") if is_temporary(p.name)] == []
 
 
+def _only_referenced_data_files(settings: OffloadSettings, lake: Lake, table: str) -> None:
+    """Every Parquet file under the table's data/ is read by some live snapshot."""
+    referenced = LakeTables(settings).referenced_paths(table)
+    on_disk = {str(path) for path in Path(lake.path(table, "data")).rglob("*.parquet")}
+    assert on_disk == referenced
+
+
 @pytest.mark.parametrize("crash_at", NIGHTLY_CHECKPOINTS)
 def test_nightly_after_a_kill_at_each_boundary_and_a_rerun_publishes_one_whole_snapshot(
-    crash_at: str, store: PrivateStore, lake: Lake, offload_env: dict[str, str]
+    crash_at: str,
+    store: PrivateStore,
+    settings: OffloadSettings,
+    lake: Lake,
+    offload_env: dict[str, str],
 ) -> None:
     store.upsert(demo_rows(60))
     _crash("nightly", crash_at, offload_env)
     _rerun("nightly", offload_env)
 
     rows = store.rows()
-    assert by_key(open_table(lake)) == by_key(rows.filter(pc.equal(rows["status"], "open")))
-    pointer = read_pointer(lake)
-    assert pointer is not None
-    assert lake.list_dir(lake.path(SNAPSHOTS), dirs=True) == [pointer["path"].split("/")[-1]]
+    opened = by_key(rows.filter(pc.equal(rows["status"], "open")))
+    assert by_key(open_table(settings)) == opened
+    assert len(LakeTables(settings).table(OPEN_TABLE).snapshots()) == 1  # committed once
+    _only_referenced_data_files(settings, lake, OPEN_TABLE)
     _no_temporaries(Path(lake.root))
 
 
@@ -89,6 +102,7 @@ def test_nightly_after_a_kill_at_each_boundary_and_a_rerun_publishes_one_whole_s
 def test_housekeeping_after_a_kill_at_each_boundary_and_a_rerun_keeps_the_invariant(
     crash_at: str,
     store: PrivateStore,
+    settings: OffloadSettings,
     lake: Lake,
     offload_env: dict[str, str],
     tmp_path: Path,
@@ -104,9 +118,11 @@ def test_housekeeping_after_a_kill_at_each_boundary_and_a_rerun_keeps_the_invari
 
     expected = {**by_key(before), **by_key(changed)}
     store_rows = store.rows()
-    assert_invariant(store_rows, closed_table(lake), expected)
+    assert_invariant(store_rows, closed_table(settings), expected)
     assert pc.sum(pc.equal(store_rows["status"], "closed")).as_py() in (0, None)
-    assert all(part.committed for part in parts(lake))
+    runs = lake.list_dir(lake.path(RUNS), dirs=True)
+    assert runs and all(lake.exists(lake.path(RUNS, run, DONE)) for run in runs)
+    _only_referenced_data_files(settings, lake, CLOSED_TABLE)
     _no_temporaries(Path(lake.root))
 
 
