@@ -126,6 +126,7 @@ class _FileWriter:
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
         size = self.options.row_group_size
+        batch: pa.RecordBatch | None = None
         try:
             while (batch := self.queue.get()) is not None:
                 pending.append(batch)
@@ -142,8 +143,9 @@ class _FileWriter:
                 self.writer.write_table(table, row_group_size=size)
         except BaseException as exc:  # reported to the main thread
             self.error = exc
-            # keep draining so the producer never blocks on a dead writer
-            while self.queue.get() is not None:
+            # Keep draining so the producer never blocks on a dead writer (unless the end
+            # marker was taken already: a failure while writing the last row group).
+            while batch is not None and (batch := self.queue.get()) is not None:
                 pass
 
     def put(self, batch: pa.RecordBatch | None) -> None:

@@ -1,15 +1,17 @@
 """CLI commands of the offload area.
 
 ``journeys offload nightly`` / ``journeys offload housekeeping`` run the jobs with progress bars
-and a summary; ``journeys catalog`` writes the analysts' DuckDB catalog; ``journeys sql`` runs a
-query against it. Settings come from ``JOURNEYS_OFFLOAD_*`` (see ``OffloadSettings``).
+and a summary; ``journeys offload migrate`` imports the old Parquet layout into the Iceberg
+tables; ``journeys catalog`` writes the analysts' DuckDB catalog; ``journeys sql`` runs a query
+against it (``--as-of`` against the tables' snapshots of a past moment). Settings come from
+``JOURNEYS_OFFLOAD_*`` (see ``OffloadSettings``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -31,10 +33,19 @@ if TYPE_CHECKING:
     from offload import JobSummary, OffloadSettings
 
 offload_app = typer.Typer(
-    help="Offload the store to the Parquet lake (nightly snapshot, weekend housekeeping).",
+    help="Offload the store to the Iceberg tables (nightly snapshot, weekend housekeeping).",
     no_args_is_help=True,
 )
 _out = Console()
+
+_AS_OF_FORMATS = [
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d",
+]
 
 RunDate = Annotated[
     datetime | None,
@@ -144,7 +155,7 @@ def nightly(
 
 @offload_app.command("housekeeping")
 def housekeeping(run_date: RunDate = None) -> None:
-    """Move closed journeys from the store to journeys_closed: write → audit → purge."""
+    """Move closed journeys from the store to journeys_closed: write → audit → commit → purge."""
     from offload import run_housekeeping
 
     with _one_line_errors():
@@ -153,6 +164,22 @@ def housekeeping(run_date: RunDate = None) -> None:
             lambda observer: run_housekeeping(settings, _as_date(run_date), observer=observer)
         )
     _print_summary(summary)
+
+
+@offload_app.command("migrate")
+def migrate() -> None:
+    """Import the old Parquet lake layout into the Iceberg tables and check the counts."""
+    from offload import migrate_parquet_lake
+
+    with _one_line_errors():
+        report = migrate_parquet_lake(_settings())
+    _out.print(
+        f"journeys_open: {report.open_rows:,} rows in the old layout, "
+        f"{report.open_table_rows:,} in the table\n"
+        f"journeys_closed: {report.closed_rows:,} rows in the old layout, "
+        f"{report.closed_table_rows:,} in the table"
+        + (" (already migrated)" if report.already_migrated else "")
+    )
 
 
 def catalog() -> None:
@@ -174,12 +201,24 @@ def _cell(value: Any) -> str:
 def sql(
     query: Annotated[str, typer.Argument(help="A SQL query over the catalog's views.")],
     limit: Annotated[int, typer.Option(min=1, help="Print at most this many rows.")] = 100,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=_AS_OF_FORMATS,
+            help="Query the tables as they were at this time (UTC unless an offset is given).",
+        ),
+    ] = None,
 ) -> None:
     """Run a SQL query against the analysts' catalog and print the result as a table."""
-    from offload import catalog_path, run_query
+    from offload import catalog_path, query_as_of, run_query
 
     with _one_line_errors():
-        result = run_query(catalog_path(_settings()), query)
+        if as_of is None:
+            result = run_query(catalog_path(_settings()), query)
+        else:
+            when = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+            result = query_as_of(_settings(), query, when)
     table = Table(caption=f"{result.num_rows:,} rows")
     for name in result.column_names:
         table.add_column(name, overflow="fold")

@@ -89,6 +89,8 @@ class FaultyHandler(pafs.FileSystemHandler):
 
     def open_output_stream(self, path: str, metadata: Any) -> pa.NativeFile:
         self.opened += 1
+        # Like pyiceberg's own local filesystem (and object stores): parents need not exist.
+        self.base.create_dir(path.rsplit("/", 1)[0], recursive=True)
         armed = self.fail_at is not None and self.opened == self.fail_at
         stream = _FailingStream(self, path, metadata, armed, buffered=self.object_store)
         return pa.PythonFile(stream, mode="w")
