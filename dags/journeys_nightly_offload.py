@@ -1,4 +1,4 @@
-"""The nightly offload DAG: a snapshot of the open journeys to the Parquet lake."""
+"""The nightly offload DAG: a snapshot of the open journeys into the Iceberg table journeys_open."""
 
 from __future__ import annotations
 
@@ -32,18 +32,20 @@ def journeys_nightly_offload() -> None:
     ### Journeys: nightly snapshot of the open journeys
 
     Every night at 02:00 UTC the open journeys are copied from the store, as of one
-    consistent snapshot, into a new Parquet snapshot of `journeys_open` in the lake:
+    consistent snapshot, into the Apache Iceberg table `journeys.journeys_open`:
 
-    1. **write** — scan the open rows at one snapshot, write Parquet (zstd) into
-       `journeys_open/snapshots/<date>-<run>/` with a manifest;
+    1. **write** — scan the open rows at one store snapshot, write Parquet data files (zstd)
+       into `journeys_open/data/<date>-<id>/` with a manifest;
     2. **audit** — row count equals the store's count at that snapshot, schema equals the
        store's, primary key unique;
-    3. **publish** — switch the `journeys_open/_current.json` pointer atomically and rebuild
-       the analysts' catalog; emits an event of the asset `journeys_open`;
-    4. **clean** — only then delete the previous snapshots.
+    3. **publish** — one Iceberg commit replaces the table's whole content by these files
+       (the summary holds this DAG run's id and the store snapshot point, so a retry never
+       commits twice), then the analysts' DuckDB catalog is rebuilt; emits an event of the
+       asset `journeys_open`;
+    4. **clean** — expire table snapshots older than the retention (7 days) and delete the
+       data files no live snapshot reads.
 
-    Tasks pass the snapshot's path by XCom and call `offload`; every task may be
-    retried, and rerunning a date that is already published changes nothing. Settings:
+    Tasks pass the run's path by XCom and call `offload`; every task may be retried. Settings:
     connection `journeys_store` (password = offloader token), variable `journeys_lake_uri`,
     else `JOURNEYS_OFFLOAD_*`.
     Schedule analysts' DAGs on `Asset("journeys_open")` to run on fresh data.
@@ -54,7 +56,8 @@ def journeys_nightly_offload() -> None:
         """Scan the open journeys and write a new snapshot; returns its path in the lake."""
         context = get_current_context()
         when = context.get("logical_date") or context["dag_run"].run_after
-        return write_open_snapshot(settings_from_airflow(), when.date()).path
+        run_id = f"nightly-{context['dag_run'].run_id}"
+        return write_open_snapshot(settings_from_airflow(), when.date(), run_id=run_id).path
 
     @task
     def audit(path: str) -> str:
@@ -63,14 +66,14 @@ def journeys_nightly_offload() -> None:
 
     @task(outlets=[OPEN_SNAPSHOT])
     def publish(path: str) -> str:
-        """Switch the journeys_open pointer to the snapshot."""
+        """Commit the files as the whole content of journeys_open (once per DAG run)."""
         published = publish_open_snapshot(settings_from_airflow(), path)
         get_current_context()["outlet_events"][OPEN_SNAPSHOT].extra = {"snapshot": published}
         return published
 
     @task
     def clean(path: str) -> list[str]:
-        """Delete the snapshots that are no longer published."""
+        """Expire old table snapshots and delete the data files none of them reads."""
         return clean_open_snapshots(settings_from_airflow(), path)
 
     # TaskFlow calls return XComArgs, resolved to the return values at run time.

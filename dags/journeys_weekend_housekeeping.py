@@ -1,4 +1,4 @@
-"""The weekend housekeeping DAG: closed journeys move from the store to the Parquet lake."""
+"""The weekend housekeeping DAG: closed journeys move from the store to Iceberg journeys_closed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from offload import (
     audit_closed_part,
+    commit_closed_part,
     purge_closed_part,
     write_closed_part,
 )
@@ -32,21 +33,24 @@ def journeys_weekend_housekeeping() -> None:
     """
     ### Journeys: weekend housekeeping of the closed journeys
 
-    Every Saturday at 03:00 UTC the closed journeys leave the store for the Parquet table
-    `journeys_closed`:
+    Every Saturday at 03:00 UTC the closed journeys leave the store for the Apache Iceberg
+    table `journeys.journeys_closed` (partitioned by `month(closed_at)`):
 
-    1. **write** — first finish any part an earlier run left half done (from its manifest,
-       never rescanning), then scan the closed rows at one snapshot and write them as the
-       next part of this ISO week's partition, `journeys_closed/week=YYYY-Www/part-N.parquet`;
+    1. **write** — first finish an earlier run that committed but did not purge (from its
+       own files, never rescanning) and discard one that never committed; then scan the
+       closed rows at one store snapshot and write them, one data file per month;
     2. **audit** — row count equals the store's count at that snapshot, schema equals the
        store's, primary key unique, every row closed;
-    3. **purge** — delete exactly the written keys from the store, and only rows not updated
-       after the snapshot (a journey re-opened or changed since stays in the store and leaves
-       the part); then commit the part and rebuild the analysts' catalog. Emits an event of
-       the asset `journeys_closed`.
+    3. **commit** — one Iceberg commit adds the files; a key already in the table (a journey
+       sent again after it was offloaded) is replaced, not doubled; emits an event of the
+       asset `journeys_closed`;
+    4. **purge** — delete exactly those keys from the store, and only rows not updated after
+       the snapshot; a journey re-opened or changed since stays in the store and leaves the
+       table by a second commit. Then the analysts' catalog is rebuilt.
 
-    Every journey is in exactly one of {store, `journeys_closed`}; a crash at any step and a
-    rerun keep it so. Tasks pass the part's path by XCom; retries are safe. Settings:
+    Every journey is in exactly one of {store, `journeys_closed`} once a run completes; a
+    crash at any step and a rerun keep it so. Tasks pass the run's path by XCom; retries are
+    safe. Settings:
     connection `journeys_store` (password = offloader token), variable `journeys_lake_uri`,
     else `JOURNEYS_OFFLOAD_*`.
     """
@@ -56,7 +60,8 @@ def journeys_weekend_housekeeping() -> None:
         """Write the store's closed journeys as this week's next part; returns its path."""
         context = get_current_context()
         when = context.get("logical_date") or context["dag_run"].run_after
-        written = write_closed_part(settings_from_airflow(), when.date())
+        run_id = f"housekeeping-{context['dag_run'].run_id}"
+        written = write_closed_part(settings_from_airflow(), when.date(), run_id=run_id)
         if written.path is None:
             raise AirflowSkipException("no closed journeys in the store")
         return written.path
@@ -67,19 +72,20 @@ def journeys_weekend_housekeeping() -> None:
         return audit_closed_part(settings_from_airflow(), path)
 
     @task(outlets=[CLOSED_TABLE])
+    def commit(path: str) -> str:
+        """Commit the run's files to journeys_closed (a key already there is replaced)."""
+        committed = commit_closed_part(settings_from_airflow(), path)
+        get_current_context()["outlet_events"][CLOSED_TABLE].extra = {"run": committed}
+        return committed
+
+    @task
     def purge(path: str) -> dict[str, Any]:
-        """Delete the part's rows from the store and commit the part."""
+        """Delete the run's rows from the store; rows it kept leave the table."""
         purged = purge_closed_part(settings_from_airflow(), path)
-        result: dict[str, Any] = {
-            "part": purged.path,
-            "purged": purged.purged,
-            "kept_in_store": purged.kept_in_store,
-        }
-        get_current_context()["outlet_events"][CLOSED_TABLE].extra = result
-        return result
+        return {"run": purged.path, "purged": purged.purged, "kept_in_store": purged.kept_in_store}
 
     # TaskFlow calls return XComArgs, resolved to the return values at run time.
-    purge(audit(write()))  # type: ignore[arg-type]
+    purge(commit(audit(write())))  # type: ignore[arg-type]
 
 
 journeys_weekend_housekeeping()

@@ -121,7 +121,8 @@ def test_housekeeping_after_a_kill_at_each_boundary_and_a_rerun_keeps_the_invari
     assert_invariant(store_rows, closed_table(settings), expected)
     assert pc.sum(pc.equal(store_rows["status"], "closed")).as_py() in (0, None)
     runs = lake.list_dir(lake.path(RUNS), dirs=True)
-    assert runs and all(lake.exists(lake.path(RUNS, run, DONE)) for run in runs)
+    assert runs
+    assert all(lake.exists(lake.path(RUNS, run, DONE)) for run in runs)
     _only_referenced_data_files(settings, lake, CLOSED_TABLE)
     _no_temporaries(Path(lake.root))
 

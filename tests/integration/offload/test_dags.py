@@ -1,4 +1,4 @@
-"""The Airflow DAGs: they import cleanly and really run against a real store server."""
+"""The Airflow DAGs: they import cleanly and really run against a real store and Iceberg tables."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pyarrow.compute as pc
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
-from offload import Lake, OffloadSettings, read_pointer
-from offload.closed_table import parts
+from offload import CLOSED_TABLE, OPEN_TABLE, Lake, LakeTables, OffloadSettings
+from offload.iceberg_tables import RUN_ID
 from tests.support.airflow_fixtures import DAGS_FOLDER, AirflowHome
 from tests.support.offload_lake import (
     assert_invariant,
@@ -57,9 +57,9 @@ def test_every_dag_file_imports_without_errors(airflow_home: AirflowHome) -> Non
     nightly = bag["dags"]["journeys_nightly_offload"]
     weekend = bag["dags"]["journeys_weekend_housekeeping"]
     assert nightly["tasks"] == ["write", "audit", "publish", "clean"]
-    assert weekend["tasks"] == ["write", "audit", "purge"]
+    assert weekend["tasks"] == ["write", "audit", "commit", "purge"]
     assert nightly["outlets"] == {"publish": ["journeys_open"]}
-    assert weekend["outlets"] == {"purge": ["journeys_closed"]}
+    assert weekend["outlets"] == {"commit": ["journeys_closed"]}
     for dag in (nightly, weekend):
         assert dag["max_active_runs"] == 1
         assert dag["catchup"] is False
@@ -82,13 +82,19 @@ def test_nightly_dag_runs_and_publishes_the_open_rows(
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
-    published = open_table(lake)
+    published = open_table(settings)
     rows = store.rows()
-    assert published.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
+    assert published.schema.equals(JOURNEY_SCHEMA)
     assert by_key(published) == by_key(rows.filter(pc.equal(rows["status"], "open")))
-    pointer = read_pointer(lake)
-    assert pointer is not None
-    assert pointer["run_date"] == "2026-11-21"
+    snapshot = LakeTables(settings).table(OPEN_TABLE).current_snapshot()
+    assert snapshot is not None
+    assert snapshot.summary is not None
+    assert snapshot.summary.additional_properties[RUN_ID].startswith("nightly-manual__")
+    assert (
+        LakeTables(settings)
+        .file_paths(OPEN_TABLE)[0]
+        .startswith(lake.path(OPEN_TABLE, "data", "2026-11-21-"))
+    )
 
 
 def test_weekend_dag_runs_with_airflow_connection_and_moves_closed_rows(
@@ -116,8 +122,11 @@ def test_weekend_dag_runs_with_airflow_connection_and_moves_closed_rows(
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
-    closed = closed_table(lake)
-    assert closed.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
+    closed = closed_table(settings)
+    assert closed.schema.equals(JOURNEY_SCHEMA)
     assert by_key(closed) == by_key(before.filter(pc.equal(before["status"], "closed")))
-    assert [(p.partition, p.committed) for p in parts(lake)] == [("week=2026-W47", True)]
+    snapshot = LakeTables(settings).table(CLOSED_TABLE).current_snapshot()
+    assert snapshot is not None
+    assert snapshot.summary is not None
+    assert snapshot.summary.additional_properties[RUN_ID].startswith("housekeeping-manual__")
     assert_invariant(store.rows(), closed, by_key(before))

@@ -63,7 +63,8 @@ def test_housekeeping_moves_exactly_the_closed_rows_to_journeys_closed(
     table = LakeTables(settings).table(CLOSED_TABLE)
     assert [field.name for field in table.spec().fields] == [CLOSED_PARTITION]
     snapshot = table.current_snapshot()
-    assert snapshot is not None and snapshot.summary is not None
+    assert snapshot is not None
+    assert snapshot.summary is not None
     assert snapshot.summary.additional_properties[RUN_ID].startswith("housekeeping-")
     assert STORE_SNAPSHOT_AT in snapshot.summary.additional_properties
     for path in _files(settings):  # one month of closed_at per file, named by it

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from offload import Lake, committed_files, partition_name
-from offload.closed_table import part_from_path, parts
+from offload import Lake
+from offload.closed_table import (  # the legacy layout (migration)
+    committed_files,
+    part_from_path,
+    partition_name,
+    parts,
+)
 
 
 @pytest.mark.parametrize(
