@@ -77,7 +77,7 @@ class _FailingStream(io.RawIOBase):
         super().close()
 
 
-class FaultyHandler(pafs.FileSystemHandler):
+class FaultyHandler(pafs.FileSystemHandler):  # type: ignore[misc]  # untyped base
     """Delegates to ``base``; the ``fail_at``-th output stream opened fails mid-write."""
 
     def __init__(self, base: pafs.FileSystem, *, object_store: bool) -> None:
