@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.flight as flight
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA, KEY_SCHEMA
@@ -271,3 +272,21 @@ def test_stats_counts_rows_by_status_and_reports_version(store_server_factory: F
     assert (stats.rows_open, stats.rows_closed) == (1, 1)
     assert stats.db_bytes > 0
     assert stats.version
+
+
+def test_an_unknown_status_filter_is_refused_by_client_and_server(
+    store_server: StoreServer,
+) -> None:
+    with store_server.client("reader") as reader:
+        with pytest.raises(StoreInvalidRequest, match="status must be one of open, closed, all"):
+            reader.lookup(["c-1"], status="pending")
+        with pytest.raises(StoreInvalidRequest, match="status must be one of open, closed, all"):
+            reader.scan(status="pending")
+    raw = flight.FlightClient(store_server.url)
+    options = flight.FlightCallOptions(
+        headers=[(b"authorization", f"Bearer {store_server.tokens['reader']}".encode())]
+    )
+    ticket = flight.Ticket(b'{"op": "lookup", "customer_ids": ["c-1"], "status": "pending"}')
+    with pytest.raises(pa.ArrowInvalid, match="status must be one of open, closed, all"):
+        raw.do_get(ticket, options).read_all()
+    raw.close()
