@@ -13,7 +13,7 @@ from aiokafka import TopicPartition
 from journeys.contract import ReplyStatus, decode_reply
 from journeys.kafka import KafkaSettings, create_consumer, create_producer, ensure_topics
 from tests.support.kafka_fixtures import KafkaSettingsFactory, group_members
-from tests.support.metrics_scrape import scrape, total
+from tests.support.metrics_scrape import scrape
 from tests.support.processes import ServerProcess, free_port, journeys_command, wait_until
 from tests.support.responder_builders import (
     ReplyReader,
@@ -98,11 +98,8 @@ def responders(
 
 def assigned_partitions(metrics_url: str) -> set[int]:
     """The request partitions a responder reports lag for, i.e. the ones it owns."""
-    partitions = set()
-    for key in scrape(metrics_url):
-        if key.startswith("journeys_responder_consumer_lag{"):
-            partitions.add(int(key.split('partition="')[1].split('"')[0]))
-    return partitions
+    lags = scrape(metrics_url).labels("journeys_responder_consumer_lag")
+    return {int(labels["partition"]) for labels in lags}
 
 
 async def send_requests(kafka: KafkaSettings, customers: list[str]) -> list[str]:
@@ -149,7 +146,7 @@ async def test_two_responder_processes_share_the_partitions_and_answer_every_req
     statuses = [decode_reply(m.value or b"").status for m in replies.values()]
     assert statuses.count(ReplyStatus.OK) == 20
     assert statuses.count(ReplyStatus.NOT_FOUND) == 20
-    consumed = [total(scrape(url), "journeys_responder_requests_total") for url in (first, second)]
+    consumed = [scrape(url).total("journeys_responder_requests_total") for url in (first, second)]
     assert all(count > 0 for count in consumed), consumed
     assert sum(consumed) >= len(ids)
 
