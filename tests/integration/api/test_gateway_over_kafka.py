@@ -12,8 +12,8 @@ import pytest
 
 from journeys.devstack import EmbeddedBroker, metadata_probe
 from journeys.kafka import KafkaSettings, create_producer
-from tests.integration.api.conftest import API_KEY, GatewayProcess, GatewayStarter
 from tests.integration.api.echo_responder import EchoResponder
+from tests.support.gateway_process import API_KEY, GatewayProcess, GatewayStarter
 from tests.support.metrics_scrape import parse
 from tests.support.processes import ServerProcess, free_port
 

@@ -16,9 +16,10 @@ import pytest
 
 from journeys.schema import KEY_SCHEMA
 from store import generate_journeys
+from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.metrics_scrape import Scrape, scrape
 from tests.support.processes import free_port
-from tests.support.store_fixtures import StoreServer, journey_row, journeys_table, unique_prefix
+from tests.support.store_fixtures import StoreServer, unique_prefix
 
 pytestmark = pytest.mark.integration
 STATUSES = ("all", "open", "closed")

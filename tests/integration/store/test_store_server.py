@@ -19,12 +19,8 @@ from store import (
     StoreUnauthorized,
     StoreUnavailable,
 )
-from tests.support.store_fixtures import (
-    StoreServer,
-    journey_row,
-    journeys_table,
-    unique_prefix,
-)
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.store_fixtures import StoreServer, unique_prefix
 
 pytestmark = pytest.mark.integration
 Factory = Callable[..., AbstractContextManager[StoreServer]]
@@ -48,7 +44,7 @@ def test_upsert_then_lookup_returns_the_new_values(store_server: StoreServer) ->
     assert found.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
     assert found["journey_id"].to_pylist() == ["j-2", "j-1"]  # by priority
     assert found["priority"].to_pylist() == [1, 3]
-    assert found["content"][0].as_py()["title"] == "Hello"
+    assert found["content"][0].as_py()["title"] == "Up to 40% off"
 
 
 def test_reupserting_a_key_updates_and_never_duplicates(store_server: StoreServer) -> None:

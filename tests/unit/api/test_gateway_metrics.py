@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.fake_kafka import FakeKafka
+from tests.support.gateway_app import Gateway
 from tests.support.metrics_scrape import parse
-from tests.unit.api.conftest import Gateway
-from tests.unit.api.fake_kafka import FakeKafka
 
 ROUTE = "/v1/customers/{customer_id}/journeys"
 
