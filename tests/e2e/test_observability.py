@@ -58,10 +58,7 @@ def wait_for_line(path: Path, what: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_metrics_on_every_process_move_as_requests_flow(process_stack: ProcessStack) -> None:
-    process_stack.start_store()
-    process_stack.seed(50)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway()
+    responder, gateway = process_stack.start_path(50)
     wait_answering(process_stack, gateway)
     urls = {
         "gateway": gateway.metrics_url,
@@ -107,10 +104,7 @@ def test_metrics_on_every_process_move_as_requests_flow(process_stack: ProcessSt
 def test_a_request_trace_id_is_followed_from_the_gateway_log_to_the_responder_log(
     process_stack: ProcessStack,
 ) -> None:
-    process_stack.start_store()
-    process_stack.seed(10)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway()
+    responder, gateway = process_stack.start_path(10)
     wait_answering(process_stack, gateway)
     trace_id = uuid.uuid4().hex
     caller_span = secrets.token_hex(8)

@@ -197,10 +197,7 @@ def test_two_gateway_instances_each_receive_only_their_own_replies(
 def test_with_the_responder_stopped_requests_get_504_at_their_deadline(
     process_stack: ProcessStack,
 ) -> None:
-    process_stack.start_store()
-    process_stack.seed(10)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway(JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="1000")
+    responder, gateway = process_stack.start_path(10, JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="1000")
     wait_answering(process_stack, gateway)
     responder.process.stop()
 
@@ -229,10 +226,7 @@ def test_with_the_store_stopped_requests_get_503(process_stack: ProcessStack) ->
 def test_requests_already_expired_when_polled_are_not_looked_up(
     process_stack: ProcessStack,
 ) -> None:
-    process_stack.start_store()
-    process_stack.seed(10)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway(JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="300")
+    responder, gateway = process_stack.start_path(10, JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="300")
     wait_answering(process_stack, gateway)
     responder.process.stop()
 

@@ -121,6 +121,12 @@ class ProcessStack:
             for batch in generate_journeys(customers, seed=7):
                 client.upsert(batch)
 
+    def start_path(self, customers: int, **gateway_env: str) -> tuple[Responder, Gateway]:
+        """The request path: a store seeded with ``customers``, a responder and a gateway."""
+        self.start_store()
+        self.seed(customers)
+        return self.start_responder(), self.start_gateway("gateway", 0, **gateway_env)
+
     def start_responder(self, name: str = "responder", **env: str) -> Responder:
         port = free_port()
         environment = {
@@ -198,10 +204,7 @@ def shared_stack(
     """Store (200 demo customers), one responder and one gateway, shared by a test module."""
     stack = ProcessStack(kafka_broker, tmp_path_factory.mktemp("stack"))
     try:
-        stack.start_store()
-        stack.seed(200)
-        responder = stack.start_responder()
-        gateway = stack.start_gateway()
+        responder, gateway = stack.start_path(200)
         yield SharedStack(stack, gateway, responder)
     finally:
         stack.close()
