@@ -20,17 +20,11 @@ import pytest
 
 from store import StoreClient
 from store.demo_data import generate_journeys
+from tests.support.child_env import http_ok
 from tests.support.kafka_fixtures import KafkaBroker
 from tests.support.processes import ServerProcess, free_port, journeys_command, port_open
 
 PARTITIONS = 4
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass
@@ -143,7 +137,7 @@ class ProcessStack:
             journeys_command("responder", "run"),
             self.work_dir,
             env=environment,
-            ready=lambda: _http_ok(metrics),
+            ready=lambda: http_ok(metrics),
             ready_timeout=60,
         )
         return Responder(metrics, self._start(process))
@@ -164,7 +158,7 @@ class ProcessStack:
             journeys_command("gateway", "serve"),
             self.work_dir,
             env=environment,
-            ready=lambda: _http_ok(f"{url}/readyz"),
+            ready=lambda: http_ok(f"{url}/readyz"),
             ready_timeout=60,
         )
         return Gateway(url, self._start(process))
