@@ -36,7 +36,6 @@ from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
 from offload.lake import Lake
 from offload.settings import OffloadSettings
 
-VIEWS: Final = ("journeys_open", "journeys_closed", "journeys_all")
 _EMPTY_TABLE: Final = "_journeys_empty"
 _HTTPFS_SCHEMES: Final = ("s3", "gs", "gcs", "http", "https")
 
