@@ -35,7 +35,7 @@ def _journeys(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         env={**os.environ, **env, "COLUMNS": "200"},
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
 
