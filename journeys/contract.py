@@ -30,6 +30,11 @@ REQUESTS_TOPIC: Final = "journey.requests"
 REPLIES_TOPIC: Final = "journey.replies"
 DLQ_TOPIC: Final = "journey.requests.dlq"
 
+#: Recommended retention (ms): requests and replies are useless after their deadline, so an
+#: hour is plenty; dead letters stay a week for inspection and replay (docs/wire-contract.md).
+REQUESTS_RETENTION_MS: Final = 3_600_000
+DLQ_RETENTION_MS: Final = 7 * 24 * 3_600_000
+
 
 class Header:
     """Kafka header names (values are UTF-8 text)."""

@@ -23,9 +23,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journeys.devstack.child_process import ChildProcess
 from journeys.devstack.errors import PortInUse
+from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
 from journeys.devstack.processes import journeys_command, port_open
-from journeys.devstack.supervisor import Child, Supervisor, http_ok
+from journeys.devstack.supervisor import Supervisor, http_ok
 
 DEMO_CUSTOMER = "cust-0000001"
 HOST = "127.0.0.1"
@@ -44,6 +46,7 @@ class StackSettings(BaseSettings):
     gateway_port: int = 8000
     demo_customers: int = Field(default=1_000, ge=1)
     partitions: int = Field(default=8, ge=1)
+    broker: BrokerKind = "auto"
     external_kafka: str | None = None
     external_store_url: str | None = None
     external_store_token: str | None = None
@@ -108,6 +111,21 @@ class EmbeddedStack:
         self.data_dir = settings.data_dir.resolve()
         self.logs = self.data_dir / "logs"
         self.secrets = StackSecrets.load_or_create(self.data_dir / "stack.json")
+        self.broker: BrokerChoice | None = None
+        if settings.external_kafka is None:
+            self.broker = choose_broker(
+                settings.broker,
+                settings.broker_port,
+                data_dir=self.data_dir / "kafka",
+                log_path=self.logs / "broker.log",
+            )
+
+    @property
+    def kafka_profile(self) -> str:
+        """The client profile: ``embedded`` for Tansu, ``apache`` for any Apache Kafka."""
+        if self.broker is not None and self.broker.broker.kind == "tansu":
+            return "embedded"
+        return "apache"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -141,8 +159,8 @@ class EmbeddedStack:
     def start(self, on_starting: Callable[[str], None] | None = None) -> None:
         """Start every piece in order and wait until a real lookup succeeds."""
         self.check_ports()
-        if self.settings.external_kafka is None:
-            self.supervisor.start(self._broker(), on_starting)
+        if self.broker is not None:
+            self.supervisor.start(self.broker.broker, on_starting)
         if self.settings.external_store_url is None:
             self.supervisor.start(self._store(), on_starting)
             self._seed_if_empty(on_starting)
@@ -150,31 +168,23 @@ class EmbeddedStack:
         self.supervisor.start(self._gateway(), on_starting)
         if on_starting is not None:
             on_starting("first lookup through Kafka")
-        end_to_end = Child("end-to-end lookup", [], self.logs / "gateway.log")
-        end_to_end.ready = http_ok(self.urls.journeys_url, {"X-API-Key": self.secrets.api_key})
-        end_to_end.ready_timeout_s = self.settings.ready_timeout_s
+        end_to_end = ChildProcess(
+            "end-to-end lookup",
+            [],
+            self.logs / "gateway.log",
+            ready=http_ok(self.urls.journeys_url, {"X-API-Key": self.secrets.api_key}),
+            ready_timeout_s=self.settings.ready_timeout_s,
+        )
         end_to_end.wait_ready()
 
     def _kafka_env(self) -> dict[str, str]:
         return {
             "JOURNEYS_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "JOURNEYS_KAFKA_PROFILE": "apache" if self.settings.external_kafka else "embedded",
+            "JOURNEYS_KAFKA_PROFILE": self.kafka_profile,
             "JOURNEYS_KAFKA_PARTITIONS": str(self.settings.partitions),
         }
 
-    def _broker(self) -> Child:
-        from journeys.devstack.embedded_broker import EmbeddedBroker
-
-        port = self.settings.broker_port
-        return Child(
-            "kafka broker (tansu)",
-            EmbeddedBroker(port, HOST).argv(),
-            self.logs / "broker.log",
-            ready=lambda: port_open(port, HOST),
-            ready_timeout_s=self.settings.ready_timeout_s,
-        )
-
-    def _store(self) -> Child:
+    def _store(self) -> ChildProcess:
         s, t = self.settings, self.secrets
         argv = journeys_command("store", "serve", "--db", str(self.data_dir / "journeys.duckdb"))
         argv += ["--host", HOST, "--port", str(s.store_port)]
@@ -186,7 +196,7 @@ class EmbeddedStack:
             "JOURNEYS_STORE_METRICS_PORT": str(s.store_metrics_port),
         }
         port = s.store_port
-        return Child(
+        return ChildProcess(
             "store server",
             argv,
             self.logs / "store.log",
@@ -207,7 +217,7 @@ class EmbeddedStack:
             for batch in generate_journeys(self.settings.demo_customers, seed=42):
                 client.upsert(batch)
 
-    def _responder(self) -> Child:
+    def _responder(self) -> ChildProcess:
         s = self.settings
         env = {
             **self._kafka_env(),
@@ -216,7 +226,7 @@ class EmbeddedStack:
             "JOURNEYS_RESPONDER_METRICS_PORT": str(s.responder_metrics_port),
         }
         metrics = f"http://{HOST}:{s.responder_metrics_port}/metrics"
-        return Child(
+        return ChildProcess(
             "responder",
             journeys_command("responder", "run"),
             self.logs / "responder.log",
@@ -233,7 +243,7 @@ class EmbeddedStack:
             urls["store"] = f"http://{HOST}:{s.store_metrics_port}/metrics"
         return urls
 
-    def _gateway(self) -> Child:
+    def _gateway(self) -> ChildProcess:
         s = self.settings
         env = {
             **self._kafka_env(),
@@ -246,7 +256,7 @@ class EmbeddedStack:
             "JOURNEYS_GATEWAY_DEMO_API_KEY": self.secrets.api_key,
             "JOURNEYS_GATEWAY_OPS_PEERS": json.dumps(self._metrics_urls()),
         }
-        return Child(
+        return ChildProcess(
             "gateway",
             journeys_command("gateway", "serve"),
             self.logs / "gateway.log",

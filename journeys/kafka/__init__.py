@@ -1,7 +1,7 @@
 """Kafka plumbing shared by the gateway and the responder: settings, profiles, clients, topic
 admin. The development broker lives in :mod:`journeys.devstack`."""
 
-from journeys.kafka.admin import ensure_topics, product_topics
+from journeys.kafka.admin import ensure_topics, product_topics, topic_configs
 from journeys.kafka.clients import (
     consumer_kwargs,
     create_consumer,
@@ -34,4 +34,5 @@ __all__ = [
     "leave_group",
     "producer_kwargs",
     "product_topics",
+    "topic_configs",
 ]

@@ -24,7 +24,7 @@ import pytest
 from journeys.schema import JOURNEY_SCHEMA
 from store import StoreClient, StoreError
 from store.protocol import Role
-from tests.support.processes import ServerProcess, free_port, journeys_command
+from tests.support.processes import ChildProcess, free_port, journeys_command
 
 ROLES = tuple(role.value for role in Role)
 
@@ -89,7 +89,7 @@ class StoreServer:
     url: str
     tokens: dict[str, str]
     db_path: Path
-    process: ServerProcess
+    process: ChildProcess
     tls_root_cert: bytes | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -135,8 +135,12 @@ def running_store(
     argv = journeys_command(
         "store", "serve", "--db", str(db_path), "--host", "127.0.0.1", "--port", str(port)
     )
-    process = ServerProcess(
-        name, argv, directory, env=env, ready=lambda: _healthy(url, tokens["admin"], root)
+    process = ChildProcess(
+        name,
+        argv,
+        directory / f"{name}.log",
+        env=env,
+        ready=lambda: _healthy(url, tokens["admin"], root),
     )
     with process:
         yield StoreServer(url, tokens, db_path, process, root, env)

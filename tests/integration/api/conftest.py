@@ -14,7 +14,7 @@ import pytest
 from journeys.kafka import KafkaSettings, ensure_topics
 from tests.integration.api.echo_responder import EchoResponder
 from tests.support.kafka_fixtures import KafkaBroker
-from tests.support.processes import ServerProcess, free_port, journeys_command
+from tests.support.processes import ChildProcess, free_port, journeys_command
 
 API_KEY = "integration-key-5d1e0a7b3c"
 
@@ -23,7 +23,7 @@ API_KEY = "integration-key-5d1e0a7b3c"
 class GatewayProcess:
     """A running ``journeys gateway serve`` and how to reach it."""
 
-    process: ServerProcess
+    process: ChildProcess
     url: str
     reply_partition: int
 
@@ -75,13 +75,13 @@ def start_gateway(
         }
     )
     probe = f"{url}/readyz" if wait_ready else f"{url}/healthz"
-    process = ServerProcess(
+    process = ChildProcess(
         name,
         journeys_command("gateway", "serve"),
-        log_dir,
+        log_dir / f"{name}.log",
         env=env,
         ready=lambda: http_ok(probe),
-        ready_timeout=60.0,
+        ready_timeout_s=60.0,
     )
     process.start()
     return GatewayProcess(process, url, reply_partition)
@@ -93,7 +93,7 @@ def gateway_kafka(kafka_broker: KafkaBroker) -> KafkaSettings:
     suffix = uuid.uuid4().hex[:12]
     return KafkaSettings(
         bootstrap_servers=kafka_broker.bootstrap_servers,
-        profile="embedded",
+        profile=kafka_broker.profile,
         requests_topic=f"test.requests.{suffix}",
         replies_topic=f"test.replies.{suffix}",
         dlq_topic=f"test.requests.dlq.{suffix}",

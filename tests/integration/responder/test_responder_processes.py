@@ -14,7 +14,7 @@ from journeys.contract import ReplyStatus, decode_reply
 from journeys.kafka import KafkaSettings, create_consumer, create_producer, ensure_topics
 from tests.support.kafka_fixtures import KafkaSettingsFactory, group_members
 from tests.support.metrics_scrape import scrape, total
-from tests.support.processes import ServerProcess, free_port, journeys_command, wait_until
+from tests.support.processes import ChildProcess, free_port, journeys_command, wait_until
 from tests.support.responder_builders import (
     ReplyReader,
     journey_row,
@@ -56,9 +56,9 @@ class ResponderProcesses:
         self.group_id = f"test-group-{uuid.uuid4().hex[:8]}"
         self.store_server = store_server
         self.log_dir = log_dir
-        self.started: list[tuple[ServerProcess, str]] = []
+        self.started: list[tuple[ChildProcess, str]] = []
 
-    def start(self, name: str) -> tuple[ServerProcess, str]:
+    def start(self, name: str) -> tuple[ChildProcess, str]:
         port = free_port()
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         env = {
@@ -68,13 +68,13 @@ class ResponderProcesses:
             "JOURNEYS_RESPONDER_GROUP_ID": self.group_id,
             "JOURNEYS_RESPONDER_METRICS_PORT": str(port),
         }
-        process = ServerProcess(
+        process = ChildProcess(
             name,
             journeys_command("responder", "run"),
-            self.log_dir,
+            self.log_dir / f"{name}.log",
             env=env,
             ready=lambda: _metrics_up(metrics_url),
-            ready_timeout=60,
+            ready_timeout_s=60,
         )
         self.started.append((process, metrics_url))
         process.start()
