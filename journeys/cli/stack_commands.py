@@ -53,6 +53,7 @@ def up(
         "external_store_token": store_token,
     }
     stack = EmbeddedStack(StackSettings(**overrides))
+    _say_which_broker(stack)
     signal.signal(signal.SIGTERM, _interrupt)
     code = 0
     try:
@@ -72,6 +73,21 @@ def up(
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop(on_stopping=lambda name: console.print(f"[dim]stopped[/] {name}"))
     raise typer.Exit(code)
+
+
+def _say_which_broker(stack: EmbeddedStack) -> None:
+    from journeys.devstack.local_broker import TANSU_WARNING
+
+    if stack.broker is None:
+        console.print(f"Kafka: external, {stack.bootstrap_servers}")
+        return
+    broker = stack.broker.broker
+    if broker.kind == "apache":
+        console.print(f"Kafka: Apache Kafka {broker.version} (KRaft, one node) on {broker.port}")
+        return
+    console.print(f"[yellow]Kafka: Tansu {broker.version} — no Apache Kafka here:[/]")
+    console.print(f"[yellow]  {stack.broker.fallback_reason}[/]")
+    console.print(f"[yellow]  {TANSU_WARNING}[/]")
 
 
 def _print_ready(stack: EmbeddedStack) -> None:

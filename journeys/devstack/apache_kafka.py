@@ -59,6 +59,12 @@ SMALL_NODE_SETTINGS: Final[Mapping[str, str]] = {
     "share.coordinator.state.topic.min.isr": "1",
     "group.initial.rebalance.delay.ms": "0",
     "log.retention.check.interval.ms": "60000",
+    # A starved machine (shared CI runners, 2 cores under a test suite) can delay the node's
+    # heartbeats to its own controller; the defaults (9 s session) then fence the only broker
+    # and every partition loses its leader. One node has no one to fail over to: be patient.
+    "broker.session.timeout.ms": "60000",
+    "broker.heartbeat.interval.ms": "2000",
+    "controller.quorum.request.timeout.ms": "10000",
 }
 
 _JVM_OPTIONS: Final = (
@@ -148,9 +154,11 @@ def new_cluster_id() -> str:
 class ApacheKafkaBroker:
     """One Apache Kafka KRaft node on ``host:port``; a context manager.
 
-    ``data_dir`` holds the config, the log directory and nothing else; when not given a
-    temporary one is made and removed by :meth:`stop`. A given ``data_dir`` is wiped and
-    formatted at each start (the local stack's messages live for one run, like Tansu's).
+    ``optimise=False`` runs the JIT's quick tier only (less CPU to start, slower at full
+    load): for test sessions. ``data_dir`` holds the config, the log directory and nothing
+    else; when not given a temporary one is made and removed by :meth:`stop`. A given
+    ``data_dir`` is wiped and formatted at each start (the local stack's messages live for
+    one run, like Tansu's).
     """
 
     kind: Final = "apache"
@@ -164,8 +172,9 @@ class ApacheKafkaBroker:
         data_dir: Path | None = None,
         log_path: Path | None = None,
         heap_mb: int = 512,
-        ready_timeout: float = 180.0,
+        ready_timeout: float = 300.0,
         overrides: Mapping[str, str] | None = None,
+        optimise: bool = True,
     ) -> None:
         self.host = host
         self.port = port if port is not None else free_port(host)
@@ -179,6 +188,7 @@ class ApacheKafkaBroker:
         self.heap_mb = heap_mb
         self.ready_timeout = ready_timeout
         self.overrides = dict(overrides or {})
+        self.optimise = optimise
         self.controller_port = 0
         self._process: ChildProcess | None = None
 
@@ -207,8 +217,10 @@ class ApacheKafkaBroker:
     def _java(
         self, main: str, *args: str, log_level: str = "INFO", short_lived: bool = False
     ) -> list[str]:
-        # A short-lived tool gains nothing from the optimising compiler but its CPU time.
-        jit = ["-XX:TieredStopAtLevel=1"] if short_lived else ["-XX:CICompilerCount=2"]
+        # A short-lived JVM (the format tool, a test session's broker) gains little from the
+        # optimising compiler but its CPU time, which a starved machine needs to start at all.
+        optimised = self.optimise and not short_lived
+        jit = ["-XX:CICompilerCount=2"] if optimised else ["-XX:TieredStopAtLevel=1"]
         return [
             self.install.java,
             f"-Xms{min(128, self.heap_mb)}m",

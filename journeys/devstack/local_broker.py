@@ -20,7 +20,9 @@ LocalBroker = ApacheKafkaBroker | TansuBroker
 #: Printed when the fallback is used (``journeys up``, the pytest header).
 TANSU_WARNING = (
     "Tansu (embedded, memory storage) is a broker for short demos: it keeps every message and"
-    " slows down as they pile up, so it is restarted (topics recreated) before it degrades."
+    " slows down as they pile up until lookups time out (minutes at hundreds of lookups/s)."
+    " For the real broker install a JDK 17 and Maven and run `make kafka` (or set"
+    " JOURNEYS_KAFKA_HOME to an unpacked Apache Kafka)."
 )
 
 
@@ -38,6 +40,7 @@ def choose_broker(
     *,
     data_dir: Path | None = None,
     log_path: Path | None = None,
+    optimise: bool = True,
 ) -> BrokerChoice:
     """An unstarted local broker of ``kind``; ``auto`` prefers Apache Kafka.
 
@@ -52,5 +55,7 @@ def choose_broker(
         if kind == "apache":
             raise
         return BrokerChoice(TansuBroker(port, log_path=log_path), str(exc))
-    broker = ApacheKafkaBroker(port, install=install, data_dir=data_dir, log_path=log_path)
+    broker = ApacheKafkaBroker(
+        port, install=install, data_dir=data_dir, log_path=log_path, optimise=optimise
+    )
     return BrokerChoice(broker)

@@ -22,14 +22,14 @@ log = logging.getLogger(__name__)
 
 def producer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
     """aiokafka producer keyword arguments for ``settings``; ``role`` names the client."""
-    acks: int | str = "all" if settings.producer_acks == "all" else int(settings.producer_acks)
+    configured = settings.effective_producer_acks()
+    acks: int | str = "all" if configured == "all" else int(configured)
     return {
         "client_id": f"{settings.client_id}-{role}",
         "acks": acks,
         "linger_ms": settings.producer_linger_ms,
-        # Tansu answers InitProducerId with UnknownError, so idempotence stays off on both
-        # profiles; at-least-once delivery plus idempotent lookups make it unnecessary.
-        "enable_idempotence": False,
+        # Tansu answers InitProducerId with UnknownError: idempotence only on Apache Kafka.
+        "enable_idempotence": settings.idempotent_producer(),
         **settings.connection_kwargs(),
     }
 

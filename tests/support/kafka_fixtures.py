@@ -110,7 +110,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
     """The session's broker on free 127.0.0.1 ports, stopped (and its files removed) at the end."""
     log_path = tmp_path_factory.mktemp("kafka") / "broker.log"
     try:
-        choice = choose_broker(wanted_broker(), log_path=log_path)
+        choice = choose_broker(wanted_broker(), log_path=log_path, optimise=False)
     except BrokerNotFound as exc:
         pytest.fail(f"no broker for the tests: {exc}")
     with choice.broker as broker:
