@@ -41,6 +41,10 @@ HOME_ENV: Final = "JOURNEYS_KAFKA_HOME"
 
 #: Broker settings for one node on a 2-core development machine or test run.
 SMALL_NODE_SETTINGS: Final[Mapping[str, str]] = {
+    # As in production (deploy/kafka): topics exist only when created with their partitions
+    # and retention. With auto-creation on, a client's metadata request for a topic not yet
+    # created makes it with one partition, and a gateway's reply partition never appears.
+    "auto.create.topics.enable": "false",
     "num.partitions": "1",
     "num.network.threads": "2",
     "num.io.threads": "2",
