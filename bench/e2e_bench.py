@@ -70,6 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gateways", type=int, default=1)
     p.add_argument("--partitions", type=int, default=8)
     p.add_argument(
+        "--broker",
+        choices=["auto", "apache", "tansu"],
+        default="auto",
+        help="local broker: Apache Kafka when a JDK and its jars are found (auto), or either",
+    )
+    p.add_argument(
         "--env",
         action="append",
         default=[],
@@ -247,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                     responders=args.responders,
                     gateways=args.gateways,
                     partitions=args.partitions,
+                    broker=args.broker,
                     extra_env=env,
                 )
             )

@@ -60,12 +60,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--broker", choices=["auto", "apache", "tansu"], default="auto")
     args = parser.parse_args()
 
     rng = random.Random(7)
     customers = [f"cust-{rng.randint(1, args.customers):07d}" for _ in range(args.requests)]
     with tempfile.TemporaryDirectory(prefix="seq-bench-") as work:
-        stack = BenchStack(StackConfig(Path(work), customers=args.customers))
+        stack = BenchStack(StackConfig(Path(work), customers=args.customers, broker=args.broker))
         try:
             stack.start(lambda what: console.print(f"[dim]starting[/] {what}"))
             headers = {"X-API-Key": stack.api_key}

@@ -140,7 +140,7 @@ class ProcessStack:
             self.work_dir / f"{name}.log",
             env=environment,
             ready=lambda: _http_ok(metrics),
-            ready_timeout_s=60,
+            ready_timeout_s=180,
         )
         return Responder(metrics, self._start(process))
 
@@ -161,7 +161,7 @@ class ProcessStack:
             self.work_dir / f"{name}.log",
             env=environment,
             ready=lambda: _http_ok(f"{url}/readyz"),
-            ready_timeout_s=60,
+            ready_timeout_s=180,
         )
         return Gateway(url, self._start(process))
 

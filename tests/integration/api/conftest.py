@@ -81,7 +81,7 @@ def start_gateway(
         log_dir / f"{name}.log",
         env=env,
         ready=lambda: http_ok(probe),
-        ready_timeout_s=60.0,
+        ready_timeout_s=180.0,
     )
     process.start()
     return GatewayProcess(process, url, reply_partition)

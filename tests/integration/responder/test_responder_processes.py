@@ -74,7 +74,7 @@ class ResponderProcesses:
             self.log_dir / f"{name}.log",
             env=env,
             ready=lambda: _metrics_up(metrics_url),
-            ready_timeout_s=60,
+            ready_timeout_s=180,
         )
         self.started.append((process, metrics_url))
         process.start()
