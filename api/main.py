@@ -14,6 +14,7 @@ from api.middleware import MetricsMiddleware
 from api.routes import health, journeys, metrics
 from api.settings import GatewaySettings
 from api.tracing import TracingMiddleware
+from journeys import __version__
 
 DESCRIPTION = """
 Which journeys should a customer see right now?
@@ -29,7 +30,7 @@ def create_app(settings: GatewaySettings, link_factory: LinkFactory = KafkaLink)
     gateway_metrics = GatewayMetrics()
     app = FastAPI(
         title="Journeys gateway",
-        version="1",
+        version=__version__,
         description=DESCRIPTION,
         lifespan=gateway_lifespan(settings, gateway_metrics, link_factory),
     )

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from api import create_app
 from journeys.contract import CONTRACT_VERSION, Header, decode_request
-from tests.unit.api.conftest import Gateway, journey
+from tests.unit.api.conftest import Gateway, answer_with_journeys, gateway_settings, journey
 from tests.unit.api.fake_kafka import FakeKafka, SentRequest, reply_value
 
 TRACEPARENT_RE = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -167,8 +168,23 @@ async def test_readyz_is_200_when_connected_and_503_when_not(gateway: Gateway) -
     assert not_ready.json()["checks"]["kafka_connected"] is False
 
 
-async def test_lifespan_starts_and_stops_the_kafka_link(start_gateway: Callable[..., Any]) -> None:
-    gateway: Gateway = await start_gateway()
+async def test_lifespan_starts_and_stops_the_kafka_link() -> None:
+    kafka = FakeKafka(respond=answer_with_journeys)
+    app = create_app(gateway_settings(), link_factory=kafka.bind)
 
-    assert gateway.kafka.started
-    assert not gateway.kafka.stopped
+    async with app.router.lifespan_context(app):
+        running = (kafka.started, kafka.stopped)
+
+    assert running == (True, False)
+    assert kafka.stopped
+
+
+async def test_lifespan_stops_the_kafka_link_when_the_app_fails() -> None:
+    kafka = FakeKafka(respond=answer_with_journeys)
+    app = create_app(gateway_settings(), link_factory=kafka.bind)
+
+    with pytest.raises(RuntimeError, match="serving failed"):
+        async with app.router.lifespan_context(app):
+            raise RuntimeError("serving failed")
+
+    assert kafka.stopped
