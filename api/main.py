@@ -20,8 +20,9 @@ DESCRIPTION = """
 Which journeys should a customer see right now?
 
 The gateway authenticates each call (`X-API-Key`), turns it into a request on Kafka, and
-answers with the correlated reply. Every error is JSON with a `detail` sentence; **429** and
-**503** carry `Retry-After` (seconds). The Kafka side is described in `docs/wire-contract.md`.
+answers with the correlated reply. Every error is JSON with a `detail`: a sentence, or for a
+**422** from the gateway's own checks the list of problems; **429** and **503** carry
+`Retry-After` (seconds). The Kafka side is described in `docs/wire-contract.md`.
 """
 
 
