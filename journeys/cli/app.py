@@ -24,7 +24,6 @@ app = typer.Typer(
 )
 
 
-
 def _print_version(requested: bool) -> None:
     if requested:
         typer.echo(f"journeys {__version__}")
