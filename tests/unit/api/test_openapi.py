@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from journeys.schema import ID_MAX_LENGTH, ID_PATTERN
-from tests.unit.api.conftest import Gateway
-from tests.unit.api.fake_kafka import FakeKafka
+from tests.support.fake_kafka import FakeKafka
+from tests.support.gateway_app import Gateway
 
 PATH = "/v1/customers/{customer_id}/journeys"
 

@@ -21,8 +21,8 @@ from schemathesis.engine.statistic import Statistic
 from schemathesis.python import asgi
 
 from api import create_app
-from tests.unit.api.conftest import API_KEY, answer_with_journeys, gateway_settings
-from tests.unit.api.fake_kafka import FakeKafka
+from tests.support.fake_kafka import FakeKafka
+from tests.support.gateway_app import API_KEY, answer_with_journeys, gateway_settings
 
 #: Fuzzing examples per operation; the lookup route gets them all, the parameterless routes
 #: (healthz, readyz, metrics) have nothing to vary. Coverage and examples phases add more.
