@@ -27,6 +27,7 @@ from api.errors import (
     GatewayError,
     KafkaUnavailable,
     Overloaded,
+    ReplyTooLarge,
     RequestRejected,
 )
 from api.kafka_link import Link
@@ -173,10 +174,15 @@ _ERRORS: dict[ReplyStatus, type[GatewayError]] = {
     ReplyStatus.INVALID: RequestRejected,
     ReplyStatus.UNAVAILABLE: BackendUnavailable,
     ReplyStatus.EXPIRED: DeadlineExceeded,
+    ReplyStatus.TOO_LARGE: ReplyTooLarge,
 }
 _DEFAULT_DETAIL: dict[ReplyStatus, Callable[[str, StatusFilter], str]] = {
     ReplyStatus.NOT_FOUND: _not_found,
     ReplyStatus.INVALID: lambda cid, _s: f"the request for customer {cid} was rejected",
     ReplyStatus.UNAVAILABLE: lambda _c, _s: "the journey store is unavailable; retry later",
     ReplyStatus.EXPIRED: lambda _c, _s: "the request expired before it was looked up",
+    ReplyStatus.TOO_LARGE: lambda cid, _s: (
+        f"the journeys of customer {cid} exceed this service's reply size limit; "
+        "a narrower status filter may fit (retrying the same request does not help)"
+    ),
 }

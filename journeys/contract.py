@@ -11,7 +11,9 @@ Reply    (topic ``journey.replies``, partition = the request's ``reply-partition
   key = customer id, value = JSON :class:`JourneyReply`)
   headers: ``correlation-id`` (copied from the request), ``traceparent``, ``contract-version``.
 Dead letters (topic ``journey.requests.dlq``): the original key, value and headers, plus a
-  ``reason`` header saying why the message could not be handled.
+  ``reason`` header saying why the message could not be handled. A record too large to copy
+  whole is cut to a bounded prefix and marked with ``truncated``, ``original-size`` and
+  ``original-sha256`` headers, so a dead letter always fits the producer's size limit.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ REQUESTS_TOPIC: Final = "journey.requests"
 REPLIES_TOPIC: Final = "journey.replies"
 DLQ_TOPIC: Final = "journey.requests.dlq"
 
+#: Largest request value a responder decodes; a valid one is under 200 bytes. Larger values are
+#: dead-lettered before any parsing.
+MAX_REQUEST_BYTES: Final = 4096
+
 
 class Header:
     """Kafka header names (values are UTF-8 text)."""
@@ -40,6 +46,9 @@ class Header:
     TRACEPARENT: Final = "traceparent"
     CONTRACT_VERSION: Final = "contract-version"
     REASON: Final = "reason"
+    TRUNCATED: Final = "truncated"
+    ORIGINAL_SIZE: Final = "original-size"
+    ORIGINAL_SHA256: Final = "original-sha256"
 
 
 class ReplyStatus(StrEnum):
@@ -50,6 +59,7 @@ class ReplyStatus(StrEnum):
     INVALID = "invalid"
     UNAVAILABLE = "unavailable"
     EXPIRED = "expired"
+    TOO_LARGE = "too_large"
 
 
 class StatusFilter(StrEnum):

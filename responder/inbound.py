@@ -9,7 +9,8 @@ send an ``invalid`` or ``expired`` reply). Header rules, all from :mod:`journeys
 - ``deadline``: required, decimal epoch milliseconds;
 - ``contract-version``: optional; when present it must be the version this code speaks;
 - ``traceparent``: optional; copied to the reply only when it is well-formed W3C;
-- every header at most once; the key, when present, must equal the value's ``customer_id``.
+- every header at most once; the key, when present, must equal the value's ``customer_id``;
+- the value is at most :data:`journeys.contract.MAX_REQUEST_BYTES` (checked before parsing).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from typing import Final, Protocol
 
 from pydantic import ValidationError
 
-from journeys.contract import CONTRACT_VERSION, Header, StatusFilter, decode_request
+from journeys.contract import (
+    CONTRACT_VERSION,
+    MAX_REQUEST_BYTES,
+    Header,
+    StatusFilter,
+    decode_request,
+)
 
 MAX_CORRELATION_ID_BYTES: Final = 256
 _TRACEPARENT_RE: Final = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -163,6 +170,9 @@ def _decimal(headers: dict[str, str], name: str) -> int:
 def _request(record: InboundRecord, routing: Routing, deadline_ms: int) -> InboundRequest:
     if record.value is None:
         raise _Invalid("empty value")
+    if len(record.value) > MAX_REQUEST_BYTES:
+        # Refused before any parsing: a valid request is a few dozen bytes.
+        raise _Invalid(f"value is {len(record.value)} bytes, over {MAX_REQUEST_BYTES}")
     try:
         request = decode_request(record.value)
     except ValidationError as exc:
