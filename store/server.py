@@ -123,6 +123,7 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         )
         self.database = database
         self.metrics = metrics
+        self.max_attributes_bytes = settings.max_attributes_bytes
         self.location = f"{'grpc+tls' if tls else 'grpc'}://{settings.host}:{self.port}"
 
     @contextmanager
@@ -207,7 +208,7 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
             if chunk.data is None or chunk.data.num_rows == 0:
                 continue
             try:
-                table = validate_batch(chunk.data)
+                table = validate_batch(chunk.data, max_attributes_bytes=self.max_attributes_bytes)
             except BatchRejected as exc:
                 if not committed:
                     raise
@@ -281,7 +282,9 @@ def serve(settings: StoreServerSettings) -> None:
         threads=settings.threads,
         memory_limit=settings.memory_limit,
         compression=settings.compression,
-        lookup_cache=LookupCache(settings.lookup_cache_customers),
+        lookup_cache=LookupCache(
+            settings.lookup_cache_customers, max_bytes=settings.lookup_cache_bytes
+        ),
     ) as database:
         metrics = StoreMetrics(database.counts, database.lookup_cache.stats)
         server = StoreFlightServer(database, settings, metrics)

@@ -64,6 +64,12 @@ class StoreServerSettings(BaseSettings):
     #: Customers whose rows the server keeps in memory between lookups (LRU; writes invalidate
     #: them; ~4 KB each, see docs/store-and-offload-performance.md). 0 turns the cache off.
     lookup_cache_customers: int = Field(default=200_000, ge=0)
+    #: Bytes of Arrow rows the lookup cache may hold (a few customers with huge rows must not
+    #: exhaust memory); least recently used customers are evicted past it. 0: no byte bound.
+    lookup_cache_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
+    #: Largest ``attributes`` value an upsert may carry, in bytes of UTF-8 (a larger row is
+    #: refused; replies carry up to 1000 journeys under a 1 MB cap).
+    max_attributes_bytes: int = Field(default=16_384, ge=64)
 
     _split = field_validator(
         "reader_tokens", "writer_tokens", "offloader_tokens", "admin_tokens", mode="before"

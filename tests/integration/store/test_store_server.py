@@ -203,6 +203,8 @@ def test_reader_token_cannot_upsert_or_purge(store_server: StoreServer) -> None:
         (lambda t: t.set_column(7, "status", pa.array(["open", "pending"])), "status"),
         (lambda t: t.set_column(1, "journey_id", pa.array(["ok", "bad id!"])), "journey_id"),
         (lambda t: t.set_column(14, "attributes", pa.array(["{}", "[1]"])), "attributes"),
+        (lambda t: t.set_column(14, "attributes", pa.array(["{}", '{"x": NaN}'])), "attributes"),
+        (lambda t: t.set_column(14, "attributes", pa.array(['{"x": 1e999}', "{}"])), "attributes"),
     ],
 )
 def test_malformed_batch_is_rejected_whole_with_a_message_naming_the_column(
