@@ -67,5 +67,11 @@ class Health(BaseModel):
 
     status: str = Field(examples=["ok"])
     checks: dict[str, bool] = Field(
-        default_factory=dict, examples=[{"kafka_connected": True, "reply_partition": True}]
+        default_factory=dict,
+        examples=[{"kafka_connected": True, "replies_readable": True, "kafka_reachable": True}],
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Problems that do not stop lookups, e.g. another gateway on this one's "
+        "reply partition.",
     )

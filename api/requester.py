@@ -72,6 +72,7 @@ class Requester:
         self._router = router
         self._metrics = metrics
         self._topic_partition_header = str(settings.reply_partition).encode()
+        self._requester_id_header = router.instance_id.encode()
         self._deadline_s = settings.deadline_s
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
@@ -113,6 +114,7 @@ class Requester:
             (Header.REPLY_PARTITION, self._topic_partition_header),
             (Header.DEADLINE, str(deadline_ms).encode()),
             (Header.CONTRACT_VERSION, _VERSION_HEADER),
+            (Header.REQUESTER_ID, self._requester_id_header),
         ]
         if traceparent is not None:
             headers.insert(3, (Header.TRACEPARENT, traceparent.encode()))

@@ -9,6 +9,8 @@ send an ``invalid`` or ``expired`` reply). Header rules, all from :mod:`journeys
 - ``deadline``: required, decimal epoch milliseconds;
 - ``contract-version``: optional; when present it must be the version this code speaks;
 - ``traceparent``: optional; copied to the reply only when it is well-formed W3C;
+- ``requester-id``: optional; copied to the reply only when it is 1-64 characters of
+  ``[A-Za-z0-9._-]`` (it lets a requester tell its replies from another instance's);
 - every header at most once; the key, when present, must equal the value's ``customer_id``;
 - the value is at most :data:`journeys.contract.MAX_REQUEST_BYTES` (checked before parsing).
 """
@@ -33,6 +35,7 @@ from journeys.contract import (
 MAX_CORRELATION_ID_BYTES: Final = 256
 _TRACEPARENT_RE: Final = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+_REQUESTER_ID_RE: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KNOWN_HEADERS: Final = frozenset(
     {
         Header.CORRELATION_ID,
@@ -40,6 +43,7 @@ _KNOWN_HEADERS: Final = frozenset(
         Header.DEADLINE,
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
+        Header.REQUESTER_ID,
     }
 )
 
@@ -68,6 +72,7 @@ class Routing:
     correlation_id: str
     reply_partition: int
     traceparent: str | None
+    requester_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +159,10 @@ def _routing(headers: dict[str, str], reply_partitions: int) -> Routing:
     traceparent = headers.get(Header.TRACEPARENT)
     if traceparent is not None and not _TRACEPARENT_RE.match(traceparent):
         traceparent = None
-    return Routing(correlation_id, partition, traceparent)
+    requester_id = headers.get(Header.REQUESTER_ID)
+    if requester_id is not None and not _REQUESTER_ID_RE.match(requester_id):
+        requester_id = None
+    return Routing(correlation_id, partition, traceparent, requester_id)
 
 
 def _decimal(headers: dict[str, str], name: str) -> int:

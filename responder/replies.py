@@ -108,11 +108,13 @@ def _timestamps_as_text(table: pa.Table) -> pa.Table:
 
 
 def reply_headers(routing: Routing) -> list[tuple[str, bytes]]:
-    """The headers of a reply: correlation id, trace context and contract version."""
+    """The headers of a reply: correlation id, trace context, contract version, requester id."""
     headers = [(Header.CORRELATION_ID, routing.correlation_id.encode())]
     if routing.traceparent is not None:
         headers.append((Header.TRACEPARENT, routing.traceparent.encode()))
     headers.append((Header.CONTRACT_VERSION, _VERSION_BYTES))
+    if routing.requester_id is not None:
+        headers.append((Header.REQUESTER_ID, routing.requester_id.encode()))
     return headers
 
 

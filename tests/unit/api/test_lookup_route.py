@@ -46,7 +46,9 @@ async def test_request_is_produced_with_customer_key_contract_value_and_headers(
         Header.DEADLINE,
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
+        Header.REQUESTER_ID,
     }
+    assert sent.headers[Header.REQUESTER_ID] == gateway.state.router.instance_id
     assert uuid.UUID(hex=sent.correlation_id).version == 4
     assert len(sent.correlation_id) == 32
     assert sent.headers[Header.REPLY_PARTITION] == "3"

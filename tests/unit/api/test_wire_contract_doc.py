@@ -53,6 +53,7 @@ def test_reply_examples_parse_with_the_contract() -> None:
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
         Header.REASON,
+        Header.REQUESTER_ID,
         Header.TRUNCATED,
         Header.ORIGINAL_SIZE,
         Header.ORIGINAL_SHA256,
