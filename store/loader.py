@@ -7,6 +7,18 @@ dropped silently: ``loaded + rejected`` is the number of input rows.
 
 CSV and JSON lines hold ``content`` and ``attributes`` as JSON (objects in JSON lines may also
 be nested), timestamps as ISO-8601 with an offset (``2025-06-01T10:00:00Z``).
+
+Malformed input is accounted for row by row, never guessed:
+
+- a CSV row with too few or too many fields is rejected (``column`` ``*``, the raw line kept);
+- in CSV only an empty field is null: ``NA``, ``null``, ``N/A`` are ordinary text (a legitimate
+  id or name), not missing values;
+- Parquet timestamps in nanoseconds are converted when exact (whole microseconds); a row with
+  sub-microsecond digits is rejected (the store keeps microseconds; truncating would change
+  the value silently);
+- a file that cannot be read any further (e.g. invalid UTF-8 in a CSV) stops the load with a
+  :class:`LoaderError` that says how many rows were loaded and rejected before it (upserts are
+  idempotent: fix the file and load it again).
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from typing import IO, Any, Final
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -27,6 +40,7 @@ from store.client import StoreClient, to_micros
 from store.validation import (
     CONFORMED_SCHEMA,
     SERVER_STAMPED,
+    SUB_MICROSECOND,
     BatchRejected,
     Rejection,
     conform_columns,
@@ -39,7 +53,7 @@ SUFFIXES: Final = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndj
 
 
 class LoaderError(Exception):
-    """The input cannot be read at all (missing file, unknown format)."""
+    """The input cannot be read (missing file, unknown format, unreadable past some row)."""
 
 
 @dataclass
@@ -53,12 +67,21 @@ class LoadSummary:
 
 @dataclass
 class _Chunk:
-    """Input rows converted to the schema, the raw records, and their 1-based row numbers."""
+    """Input rows converted to the schema, the raw records, and their 1-based row numbers.
+
+    Row ``i`` of ``raw`` (and of ``table``, when it has rows) is input row ``first_row + i``,
+    or ``numbers[i]`` when the rows are not consecutive (CSV rows between them were ragged).
+    """
 
     table: pa.Table
     raw: list[dict[str, Any]]
     first_row: int
     rejections: list[Rejection]
+    numbers: list[int] | None = None
+
+    def number(self, row: int) -> int:
+        """The 1-based input row number of ``row``."""
+        return self.numbers[row] if self.numbers is not None else self.first_row + row
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -193,26 +216,96 @@ def _with_raw_lines(chunk: _Chunk, lines: list[bytes]) -> _Chunk:
 
 def _read_csv(path: Path, batch_rows: int) -> Iterator[_Chunk]:
     with path.open("rb") as handle:
-        header = handle.readline().decode().strip().split(",")
+        header = handle.readline().decode(errors="replace").strip().split(",")
+    ragged: dict[int, str] = {}  # data row number → raw line
+
+    def note_ragged(row: pacsv.InvalidRow) -> str:
+        # row.number counts the header line; data rows are numbered from 1. (A ragged row that
+        # is not UTF-8 never reaches here: pyarrow raises, and the load stops with LoaderError.)
+        ragged[(row.number or 0) - 1] = row.text
+        return "skip"
+
     options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header}, strings_can_be_null=True
+        column_types={name: pa.string() for name in header},
+        strings_can_be_null=True,
+        null_values=[""],  # only an empty field is null: "NA" and "null" are text
     )
-    reader = pacsv.open_csv(path, convert_options=options)
-    first = 1
-    for batch in reader:
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
+            convert_options=options,
+        )
+    except pa.ArrowInvalid as exc:
+        raise LoaderError(f"{path}: cannot read further: {exc}") from None
+    cursor = _RowCursor(ragged)
+    for batch in _batches(reader, path):
         records = batch.to_pylist()
         for start in range(0, len(records), batch_rows):
             part = records[start : start + batch_rows]
-            yield _convert_records(list(part), first)
-            first += len(part)
+            numbers = [cursor.next_good() for _ in part]
+            yield from cursor.ragged_chunks()
+            chunk = _convert_records(list(part), numbers[0] if numbers else 1)
+            chunk.numbers = numbers
+            yield chunk
+    cursor.finish()
+    yield from cursor.ragged_chunks()
+
+
+def _batches(reader: pacsv.CSVStreamingReader, path: Path) -> Iterator[pa.RecordBatch]:
+    """The reader's batches; a read error becomes a :class:`LoaderError`, not ArrowInvalid."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise LoaderError(f"{path}: cannot read further: {exc}") from None
+        yield batch
+
+
+class _RowCursor:
+    """Numbers the good CSV rows around the ragged ones and turns the ragged ones into rejects."""
+
+    def __init__(self, ragged: dict[int, str]) -> None:
+        self._ragged = ragged
+        self._next = 1
+        self._due: list[int] = []
+
+    def next_good(self) -> int:
+        """The number of the next good row; ragged rows passed on the way become due."""
+        while self._next in self._ragged:
+            self._due.append(self._next)
+            self._next += 1
+        number = self._next
+        self._next += 1
+        return number
+
+    def finish(self) -> None:
+        """After the last batch: every ragged row left is due."""
+        self._due.extend(sorted(n for n in self._ragged if n >= self._next))
+        self._next = max([self._next, *(n + 1 for n in self._ragged)])
+
+    def ragged_chunks(self) -> Iterator[_Chunk]:
+        """One chunk (no table rows) with a rejection per ragged row that became due."""
+        if not self._due:
+            return
+        due, self._due = self._due, []
+        raw = [{"line": self._ragged.pop(n)} for n in due]
+        rejections = [
+            Rejection(i, "*", "row has a different number of fields than the header")
+            for i in range(len(due))
+        ]
+        yield _Chunk(JOURNEY_SCHEMA.empty_table(), raw, due[0], rejections, numbers=due)
 
 
 def _read_parquet(path: Path, batch_rows: int) -> Iterator[_Chunk]:
     first = 1
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        exact, rejections = _whole_microseconds(batch)
         try:
-            table = conform_columns(batch)
-            rejections: list[Rejection] = []
+            table = conform_columns(exact)
         except BatchRejected as exc:
             # A column problem affects every row: reject them all with that reason.
             table = JOURNEY_SCHEMA.empty_table()
@@ -220,8 +313,45 @@ def _read_parquet(path: Path, batch_rows: int) -> Iterator[_Chunk]:
                 Rejection(i, exc.rejection.column, exc.rejection.reason)
                 for i in range(batch.num_rows)
             ]
-        yield _Chunk(table, batch.to_pylist(), first, rejections)
+        yield _Chunk(table, _records(batch), first, rejections)
         first += batch.num_rows
+
+
+def _records(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The rows as dicts for the rejects file; nanosecond timestamps as text (no datetime)."""
+    columns = [
+        pc.cast(column, pa.string())
+        if pa.types.is_timestamp(column.type) and getattr(column.type, "unit", None) == "ns"
+        else column
+        for column in batch.columns
+    ]
+    records: list[dict[str, Any]] = pa.RecordBatch.from_arrays(
+        columns, names=batch.schema.names
+    ).to_pylist()
+    return records
+
+
+def _whole_microseconds(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rejection]]:
+    """Nanosecond timestamp columns as microseconds; a row that would lose digits is rejected.
+
+    The rejected rows keep a truncated value in the returned batch; the loader never stores
+    them (their rejection excludes them from the upsert).
+    """
+    rejections: dict[int, Rejection] = {}
+    columns = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        unit = getattr(column.type, "unit", None)
+        if pa.types.is_timestamp(column.type) and unit == "ns":
+            nanos = pc.cast(column, pa.int64())
+            lossy = pc.fill_null(pc.not_equal(pc.remainder(nanos, 1000), 0), False)
+            for row in pc.indices_nonzero(lossy).to_pylist():
+                rejections.setdefault(row, Rejection(row, name, SUB_MICROSECOND))
+            column = pc.cast(column, pa.timestamp("us", column.type.tz), safe=False)
+        columns.append(column)
+    if not rejections:
+        return batch, []
+    exact = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    return exact, [rejections[row] for row in sorted(rejections)]
 
 
 def read_chunks(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[_Chunk]:
@@ -287,6 +417,11 @@ def load_files(
                     _load_chunk(path, chunk, client, writer, summary)
                     if on_rows is not None:
                         on_rows(len(chunk.raw))
+            except LoaderError as exc:
+                raise LoaderError(
+                    f"{exc}; {summary.loaded} rows were loaded and {summary.rejected} rejected "
+                    "before it (upserts are idempotent: fix the file and load it again)"
+                ) from None
             finally:
                 if writer is not shared:
                     writer.close()
@@ -321,5 +456,5 @@ def _load_chunk(
             summary.loaded += good.num_rows
     for rejection in sorted(rejections, key=lambda r: r.row or 0):
         row = rejection.row or 0
-        writer.write(path, chunk.first_row + row, rejection, chunk.raw[row])
+        writer.write(path, chunk.number(row), rejection, chunk.raw[row])
         summary.rejected += 1

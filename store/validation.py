@@ -36,6 +36,10 @@ from journeys.schema import (
     STATUSES,
 )
 
+#: Why a timestamp with nanoseconds that are not whole microseconds is refused.
+SUB_MICROSECOND: Final = (
+    "timestamp has sub-microsecond digits; the store keeps microseconds and will not truncate"
+)
 #: Columns a client may leave out of an upsert batch; the server fills them in.
 SERVER_STAMPED: Final = frozenset({"updated_at"})
 #: JOURNEY_SCHEMA's columns and types, every one nullable, no metadata: a batch before its
@@ -145,7 +149,13 @@ def conform_columns(data: pa.Table | pa.RecordBatch) -> pa.Table:
             try:
                 column = pc.cast(column, field.type, safe=True)
             except pa.ArrowInvalid:
-                # Only integers can fail here (out of int32 range): name the row.
+                if pa.types.is_timestamp(field.type):
+                    # Only a finer unit can fail here (ns → us with digits lost): name the row.
+                    nanos = pc.cast(pc.cast(column, pa.timestamp("ns", "UTC")), pa.int64())
+                    lossy = pc.not_equal(pc.remainder(nanos, 1000), 0)
+                    row = _first_row(pc.fill_null(lossy, False))
+                    raise BatchRejected(Rejection(row, field.name, SUB_MICROSECOND)) from None
+                # Otherwise only integers can fail (out of int32 range): name the row.
                 low, high = -(2**31), 2**31 - 1
                 outside = pc.or_(pc.less(column, low), pc.greater(column, high))
                 row = _first_row(pc.fill_null(outside, False))
