@@ -25,20 +25,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from journeys.schema import CONTENT_TYPE, JOURNEY_SCHEMA
-from store.client import StoreClient, to_micros
+from journeys.schema import JOURNEY_SCHEMA
+from store.client import StoreClient
+from store.csv_input import read_csv
+from store.errors import LoaderError
+from store.input_rows import InputChunk, convert_records
 from store.validation import (
-    CONFORMED_SCHEMA,
     SERVER_STAMPED,
     SUB_MICROSECOND,
     BatchRejected,
@@ -47,13 +47,11 @@ from store.validation import (
     split_valid,
 )
 
+__all__ = ["BATCH_ROWS", "LoadSummary", "LoaderError", "default_rejects_path", "load_files"]
+
 BATCH_ROWS: Final = 50_000
 SUFFIXES: Final = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json",
                    ".json": "json"}  # fmt: skip
-
-
-class LoaderError(Exception):
-    """The input cannot be read (missing file, unknown format, unreadable past some row)."""
 
 
 @dataclass
@@ -65,127 +63,12 @@ class LoadSummary:
     rejects_files: list[Path] = field(default_factory=list)
 
 
-@dataclass
-class _Chunk:
-    """Input rows converted to the schema, the raw records, and their 1-based row numbers.
-
-    Row ``i`` of ``raw`` (and of ``table``, when it has rows) is input row ``first_row + i``,
-    or ``numbers[i]`` when the rows are not consecutive (CSV rows between them were ragged).
-    """
-
-    table: pa.Table
-    raw: list[dict[str, Any]]
-    first_row: int
-    rejections: list[Rejection]
-    numbers: list[int] | None = None
-
-    def number(self, row: int) -> int:
-        """The 1-based input row number of ``row``."""
-        return self.numbers[row] if self.numbers is not None else self.first_row + row
-
-
 def default_rejects_path(path: Path) -> Path:
     """``data.csv`` → ``data.csv.rejects.jsonl`` next to it."""
     return path.with_name(path.name + ".rejects.jsonl")
 
 
-# -- row-wise conversion (CSV, JSON lines) -------------------------------------------------
-def _to_string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected text, got {type(value).__name__}")
-    return value
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"expected an integer, got {value!r}")
-    number = int(value)
-    if not -(2**31) <= number < 2**31:
-        raise ValueError("integer out of range")
-    return number
-
-
-def _to_micros(value: Any) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"expected an ISO-8601 timestamp, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("timestamp has no time zone offset")
-    return to_micros(moment)
-
-
-def _to_object(value: Any) -> dict[str, Any]:
-    parsed = orjson.loads(value) if isinstance(value, str) else value
-    if not isinstance(parsed, dict):
-        raise ValueError("expected a JSON object")
-    return parsed
-
-
-def _to_content(value: Any) -> dict[str, Any]:
-    content = _to_object(value)
-    unknown = set(content) - {f.name for f in CONTENT_TYPE}
-    if unknown:
-        raise ValueError(f"unknown content fields {sorted(unknown)}")
-    return {f.name: None if content.get(f.name) is None else _to_string(content[f.name])
-            for f in CONTENT_TYPE}  # fmt: skip
-
-
-def _to_attributes(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _converter(field_: pa.Field) -> Callable[[Any], Any]:
-    if field_.name == "attributes":
-        return _to_attributes
-    if field_.type == CONTENT_TYPE:
-        return _to_content
-    if pa.types.is_timestamp(field_.type):
-        return _to_micros
-    if pa.types.is_int32(field_.type):
-        return _to_int
-    return _to_string
-
-
-_CONVERTERS: Final = {f.name: _converter(f) for f in JOURNEY_SCHEMA}
-
-
-def _convert_records(records: list[dict[str, Any] | None], first_row: int) -> _Chunk:
-    """Convert records row by row; a row failing conversion is rejected, not guessed."""
-    rejections: list[Rejection] = []
-    columns: dict[str, list[Any]] = {name: [] for name in _CONVERTERS}
-    for index, record in enumerate(records):
-        problem: Rejection | None = None
-        if record is None:
-            problem = Rejection(index, "*", "line is not a JSON object")
-            record = {}
-        for name in record:
-            if name not in _CONVERTERS and problem is None:
-                problem = Rejection(index, name, "unknown column")
-        for name, convert in _CONVERTERS.items():
-            value = record.get(name)
-            converted: Any = None
-            if value is not None and value != "":
-                try:
-                    converted = convert(value)
-                except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-                    if problem is None:
-                        problem = Rejection(index, name, str(exc))
-            columns[name].append(converted)
-        if problem is not None:
-            rejections.append(problem)
-    arrays = []
-    for field_ in JOURNEY_SCHEMA:
-        values = columns[field_.name]
-        if pa.types.is_timestamp(field_.type):
-            arrays.append(pa.array(values, pa.int64()).cast(field_.type))
-        else:
-            arrays.append(pa.array(values, field_.type))
-    table = pa.Table.from_arrays(arrays, schema=CONFORMED_SCHEMA)
-    raw = [record if record is not None else {} for record in records]
-    return _Chunk(table, raw, first_row, rejections)
-
-
-def _read_json_lines(path: Path, batch_rows: int) -> Iterator[_Chunk]:
+def _read_json_lines(path: Path, batch_rows: int) -> Iterator[InputChunk]:
     with path.open("rb") as handle:
         first = 1
         records: list[dict[str, Any] | None] = []
@@ -200,107 +83,21 @@ def _read_json_lines(path: Path, batch_rows: int) -> Iterator[_Chunk]:
                 parsed = None
             records.append(parsed if isinstance(parsed, dict) else None)
             if len(records) >= batch_rows:
-                yield _with_raw_lines(_convert_records(records, first), raw_lines)
+                yield _with_raw_lines(convert_records(records, first), raw_lines)
                 first += len(records)
                 records, raw_lines = [], []
         if records:
-            yield _with_raw_lines(_convert_records(records, first), raw_lines)
+            yield _with_raw_lines(convert_records(records, first), raw_lines)
 
 
-def _with_raw_lines(chunk: _Chunk, lines: list[bytes]) -> _Chunk:
+def _with_raw_lines(chunk: InputChunk, lines: list[bytes]) -> InputChunk:
     for i, record in enumerate(chunk.raw):
         if not record:
             chunk.raw[i] = {"line": lines[i].decode(errors="replace").rstrip("\n")}
     return chunk
 
 
-def _read_csv(path: Path, batch_rows: int) -> Iterator[_Chunk]:
-    with path.open("rb") as handle:
-        header = handle.readline().decode(errors="replace").strip().split(",")
-    ragged: dict[int, str] = {}  # data row number → raw line
-
-    def note_ragged(row: pacsv.InvalidRow) -> str:
-        # row.number counts the header line; data rows are numbered from 1. (A ragged row that
-        # is not UTF-8 never reaches here: pyarrow raises, and the load stops with LoaderError.)
-        ragged[(row.number or 0) - 1] = row.text
-        return "skip"
-
-    options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header},
-        strings_can_be_null=True,
-        null_values=[""],  # only an empty field is null: "NA" and "null" are text
-    )
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=note_ragged),
-            convert_options=options,
-        )
-    except pa.ArrowInvalid as exc:
-        raise LoaderError(f"{path}: cannot read further: {exc}") from None
-    cursor = _RowCursor(ragged)
-    for batch in _batches(reader, path):
-        records = batch.to_pylist()
-        for start in range(0, len(records), batch_rows):
-            part = records[start : start + batch_rows]
-            numbers = [cursor.next_good() for _ in part]
-            yield from cursor.ragged_chunks()
-            chunk = _convert_records(list(part), numbers[0] if numbers else 1)
-            chunk.numbers = numbers
-            yield chunk
-    cursor.finish()
-    yield from cursor.ragged_chunks()
-
-
-def _batches(reader: pacsv.CSVStreamingReader, path: Path) -> Iterator[pa.RecordBatch]:
-    """The reader's batches; a read error becomes a :class:`LoaderError`, not ArrowInvalid."""
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as exc:
-            raise LoaderError(f"{path}: cannot read further: {exc}") from None
-        yield batch
-
-
-class _RowCursor:
-    """Numbers the good CSV rows around the ragged ones and turns the ragged ones into rejects."""
-
-    def __init__(self, ragged: dict[int, str]) -> None:
-        self._ragged = ragged
-        self._next = 1
-        self._due: list[int] = []
-
-    def next_good(self) -> int:
-        """The number of the next good row; ragged rows passed on the way become due."""
-        while self._next in self._ragged:
-            self._due.append(self._next)
-            self._next += 1
-        number = self._next
-        self._next += 1
-        return number
-
-    def finish(self) -> None:
-        """After the last batch: every ragged row left is due."""
-        self._due.extend(sorted(n for n in self._ragged if n >= self._next))
-        self._next = max([self._next, *(n + 1 for n in self._ragged)])
-
-    def ragged_chunks(self) -> Iterator[_Chunk]:
-        """One chunk (no table rows) with a rejection per ragged row that became due."""
-        if not self._due:
-            return
-        due, self._due = self._due, []
-        raw = [{"line": self._ragged.pop(n)} for n in due]
-        rejections = [
-            Rejection(i, "*", "row has a different number of fields than the header")
-            for i in range(len(due))
-        ]
-        yield _Chunk(JOURNEY_SCHEMA.empty_table(), raw, due[0], rejections, numbers=due)
-
-
-def _read_parquet(path: Path, batch_rows: int) -> Iterator[_Chunk]:
+def _read_parquet(path: Path, batch_rows: int) -> Iterator[InputChunk]:
     first = 1
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
         exact, rejections = _whole_microseconds(batch)
@@ -313,7 +110,7 @@ def _read_parquet(path: Path, batch_rows: int) -> Iterator[_Chunk]:
                 Rejection(i, exc.rejection.column, exc.rejection.reason)
                 for i in range(batch.num_rows)
             ]
-        yield _Chunk(table, _records(batch), first, rejections)
+        yield InputChunk(table, _records(batch), first, rejections)
         first += batch.num_rows
 
 
@@ -354,7 +151,7 @@ def _whole_microseconds(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rej
     return exact, [rejections[row] for row in sorted(rejections)]
 
 
-def read_chunks(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[_Chunk]:
+def read_chunks(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[InputChunk]:
     """Chunks of converted rows from one input file."""
     if not path.is_file():
         raise LoaderError(f"file not found: {path}")
@@ -362,7 +159,7 @@ def read_chunks(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[_Chunk]:
     if kind == "parquet":
         return _read_parquet(path, batch_rows)
     if kind == "csv":
-        return _read_csv(path, batch_rows)
+        return read_csv(path, batch_rows)
     if kind == "json":
         return _read_json_lines(path, batch_rows)
     raise LoaderError(f"unknown file type {path.suffix!r} (use .parquet, .csv or .jsonl)")
@@ -436,7 +233,7 @@ def load_files(
 
 
 def _load_chunk(
-    path: Path, chunk: _Chunk, client: StoreClient, writer: _RejectsWriter, summary: LoadSummary
+    path: Path, chunk: InputChunk, client: StoreClient, writer: _RejectsWriter, summary: LoadSummary
 ) -> None:
     converted_bad = {r.row for r in chunk.rejections if r.row is not None}
     rejections = list(chunk.rejections)
