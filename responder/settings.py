@@ -24,7 +24,10 @@ class ResponderSettings(BaseSettings):
     """Everything one responder process needs: its group, batching, retry, store and Kafka."""
 
     model_config = SettingsConfigDict(
-        env_prefix="JOURNEYS_RESPONDER_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="JOURNEYS_RESPONDER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        hide_input_in_errors=True,  # the store token must not be echoed into logs
     )
 
     group_id: str = Field(default="journeys-responder", min_length=1)

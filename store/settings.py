@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from journeys.secrets import MIN_SECRET_LENGTH, weak_secret_reason
@@ -39,7 +39,10 @@ class StoreServerSettings(BaseSettings):
     clients, drop the old one.
     """
 
-    model_config = SettingsConfigDict(env_prefix="JOURNEYS_STORE_", extra="ignore")
+    # hide_input_in_errors: a refused token must not be echoed into logs by the error message.
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEYS_STORE_", extra="ignore", hide_input_in_errors=True
+    )
 
     db: Path = Path("journeys.duckdb")
     host: str = "127.0.0.1"
@@ -105,6 +108,8 @@ class StoreServerSettings(BaseSettings):
 
 class StoreClientSettings(BaseModel):
     """How a process reaches the store; nest it in that process's settings."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     url: str = "grpc://127.0.0.1:8815"
     token: SecretStr

@@ -105,7 +105,9 @@ async def start_gateway() -> AsyncIterator[Callable[..., Any]]:
         app = create_app(gateway_settings(**overrides), link_factory=kafka.bind)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+        )
         stack.append((app, lifespan, http))
         return Gateway(app, kafka, http)
 
