@@ -267,7 +267,11 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
                     "version": __version__,
                 }
             elif operation is Operation.HEALTH:
-                body = {"status": "ok", "version": __version__}
+                body = {
+                    "status": "ok",
+                    "version": __version__,
+                    "clock_floor_us": self.database.clock.last_us,
+                }
             else:
                 self.database.checkpoint()
                 body = {"status": "ok"}
