@@ -117,7 +117,7 @@ class Requester:
             (Header.REQUESTER_ID, self._requester_id_header),
         ]
         if traceparent is not None:
-            headers.insert(3, (Header.TRACEPARENT, traceparent.encode()))
+            headers.append((Header.TRACEPARENT, traceparent.encode()))
         reply = self._router.expect(correlation_id)
         try:
             try:

@@ -31,9 +31,9 @@ from journeys.contract import (
     StatusFilter,
     decode_request,
 )
+from journeys.observability import remote_span_context, traceparent_of
 
 MAX_CORRELATION_ID_BYTES: Final = 256
-_TRACEPARENT_RE: Final = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 _REQUESTER_ID_RE: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KNOWN_HEADERS: Final = frozenset(
@@ -156,9 +156,8 @@ def _routing(headers: dict[str, str], reply_partitions: int) -> Routing:
             f"header 'reply-partition' {partition} is outside the replies topic"
             f" ({reply_partitions} partitions)"
         )
-    traceparent = headers.get(Header.TRACEPARENT)
-    if traceparent is not None and not _TRACEPARENT_RE.match(traceparent):
-        traceparent = None
+    remote = remote_span_context(headers.get(Header.TRACEPARENT))
+    traceparent = None if remote is None else traceparent_of(remote)
     requester_id = headers.get(Header.REQUESTER_ID)
     if requester_id is not None and not _REQUESTER_ID_RE.match(requester_id):
         requester_id = None

@@ -16,9 +16,9 @@ from api import GatewaySettings, create_app
 from api.kafka_link import KafkaLink
 from api.state import GatewayState
 from journeys.kafka import KafkaSettings
-from tests.integration.api.conftest import API_KEY, GatewayProcess, GatewayStarter
 from tests.integration.api.echo_responder import EchoResponder
 from tests.integration.api.test_gateway_over_kafka import eventually, metric
+from tests.support.gateway_process import API_KEY, GatewayProcess, GatewayStarter
 
 pytestmark = pytest.mark.integration
 

@@ -13,15 +13,15 @@ from aiokafka.structs import TopicPartition
 from journeys.contract import Header, ReplyStatus, decode_reply
 from journeys.kafka import KafkaSettings, create_consumer, producer_kwargs
 from responder import ResponderSettings
-from tests.integration.responder.conftest import running_responder
 from tests.integration.responder.test_responder_loop import seed
+from tests.support.journey_rows import journey_row
 from tests.support.responder_builders import (
     ReplyReader,
-    journey_row,
     request_headers,
     request_value,
     unique_customer,
 )
+from tests.support.running_responder import running_responder
 from tests.support.store_fixtures import StoreServer
 
 pytestmark = pytest.mark.integration

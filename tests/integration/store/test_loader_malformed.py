@@ -11,7 +11,8 @@ import pytest
 
 from store import LoaderError, load_files
 from tests.integration.store.test_loader import _as_text, _rejects, _run_load
-from tests.support.store_fixtures import StoreServer, journey_row, journeys_table, unique_prefix
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.store_fixtures import StoreServer, unique_prefix
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ import pyarrow as pa
 from journeys.contract import ReplyStatus, decode_reply
 from responder.batch import BatchHandler
 from responder.store_lookup import RetryPolicy
-from tests.support.responder_builders import journey_row, journey_table, request_record
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.responder_builders import request_record
 from tests.unit.responder.test_batch import FakeStore, by_correlation
 
 NOW_MS = 1_700_000_000_000
@@ -32,7 +33,7 @@ class SlowStore(FakeStore):
 
 async def test_a_tight_deadline_does_not_fail_the_rest_of_its_batch() -> None:
     clock = [NOW_MS]
-    table = journey_table([journey_row("alice", "a1"), journey_row("bob", "b1")])
+    table = journeys_table([journey_row("alice", "a1"), journey_row("bob", "b1")])
     handler = BatchHandler(
         SlowStore(table, clock),
         replies_topic="replies",

@@ -8,13 +8,8 @@ from journeys.contract import MAX_REQUEST_BYTES, Header, ReplyStatus, decode_rep
 from responder.batch import BatchHandler, ReplyLimits
 from responder.dead_letters import dead_letter, record_size
 from responder.store_lookup import RetryPolicy
-from tests.support.responder_builders import (
-    journey_row,
-    journey_table,
-    record,
-    request_headers,
-    request_record,
-)
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.responder_builders import record, request_headers, request_record
 from tests.unit.responder.test_batch import FakeStore, by_correlation
 
 LIMIT = 65_536
@@ -56,7 +51,7 @@ def test_a_dead_letter_that_fits_is_the_original_plus_a_reason() -> None:
 
 async def test_an_oversized_request_value_is_refused_before_parsing_and_answered_invalid() -> None:
     big = record(b"{" * (MAX_REQUEST_BYTES + 1), request_headers("big", reply_partition=2))
-    result = await handler(FakeStore(journey_table([])), ReplyLimits()).handle([big])
+    result = await handler(FakeStore(journeys_table([])), ReplyLimits()).handle([big])
     reply = decode_reply(by_correlation(result.replies)["big"].value or b"")
     assert reply.status is ReplyStatus.INVALID
     assert f"over {MAX_REQUEST_BYTES}" in (reply.error or "")
@@ -70,7 +65,7 @@ async def test_a_customer_over_the_journey_cap_gets_too_large_and_others_are_ans
         request_record("big", correlation_id="big"),
         request_record("small", correlation_id="s"),
     ]
-    result = await handler(FakeStore(journey_table(rows)), limits).handle(records)
+    result = await handler(FakeStore(journeys_table(rows)), limits).handle(records)
     replies = by_correlation(result.replies)
     too_large = decode_reply(replies["big"].value or b"")
     assert too_large.status is ReplyStatus.TOO_LARGE
@@ -82,7 +77,7 @@ async def test_a_customer_over_the_journey_cap_gets_too_large_and_others_are_ans
 async def test_a_reply_over_the_size_limit_becomes_a_clear_error_reply() -> None:
     fat = journey_row("fat", "j-1", attributes='{"blob": "' + "b" * 5_000 + '"}')
     limits = ReplyLimits(max_reply_bytes=4_096)
-    result = await handler(FakeStore(journey_table([fat])), limits).handle(
+    result = await handler(FakeStore(journeys_table([fat])), limits).handle(
         [request_record("fat", correlation_id="fat")]
     )
     message = by_correlation(result.replies)["fat"]

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 
 from store.database import JourneyDatabase
 from store.validation import validate_batch
-from tests.support.store_fixtures import journey_row, journeys_table
+from tests.support.journey_rows import journey_row, journeys_table
 
 SECOND_US = 1_000_000
 EPOCH_US = 1_750_000_000 * SECOND_US
