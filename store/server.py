@@ -124,6 +124,7 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         )
         self.database = database
         self.metrics = metrics
+        self.max_attributes_bytes = settings.max_attributes_bytes
         self.location = f"{'grpc+tls' if tls else 'grpc'}://{settings.host}:{self.port}"
 
     @contextmanager
@@ -208,7 +209,7 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
             if chunk.data is None or chunk.data.num_rows == 0:
                 continue
             try:
-                table = validate_batch(chunk.data)
+                table = validate_batch(chunk.data, max_attributes_bytes=self.max_attributes_bytes)
             except BatchRejected as exc:
                 if not committed:
                     raise
@@ -267,7 +268,11 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
                     "version": __version__,
                 }
             elif operation is Operation.HEALTH:
-                body = {"status": "ok", "version": __version__}
+                body = {
+                    "status": "ok",
+                    "version": __version__,
+                    "clock_floor_us": self.database.clock.last_us,
+                }
             else:
                 self.database.checkpoint()
                 body = {"status": "ok"}
@@ -282,7 +287,9 @@ def serve(settings: StoreServerSettings) -> None:
         threads=settings.threads,
         memory_limit=settings.memory_limit,
         compression=settings.compression,
-        lookup_cache=LookupCache(settings.lookup_cache_customers),
+        lookup_cache=LookupCache(
+            settings.lookup_cache_customers, max_bytes=settings.lookup_cache_bytes
+        ),
     ) as database:
         metrics = StoreMetrics(database.counts, database.lookup_cache.stats)
         server = StoreFlightServer(database, settings, metrics)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from journeys.secrets import weak_secret_reason
@@ -36,7 +36,10 @@ class StoreServerSettings(BaseSettings):
     clients, drop the old one.
     """
 
-    model_config = SettingsConfigDict(env_prefix="JOURNEYS_STORE_", extra="ignore")
+    # hide_input_in_errors: a refused token must not be echoed into logs by the error message.
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEYS_STORE_", extra="ignore", hide_input_in_errors=True
+    )
 
     db: Path = Path("journeys.duckdb")
     host: str = "127.0.0.1"
@@ -61,6 +64,12 @@ class StoreServerSettings(BaseSettings):
     #: Customers whose rows the server keeps in memory between lookups (LRU; writes invalidate
     #: them; ~4 KB each, see docs/store-and-offload-performance.md). 0 turns the cache off.
     lookup_cache_customers: int = Field(default=200_000, ge=0)
+    #: Bytes of Arrow rows the lookup cache may hold (a few customers with huge rows must not
+    #: exhaust memory); least recently used customers are evicted past it. 0: no byte bound.
+    lookup_cache_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
+    #: Largest ``attributes`` value an upsert may carry, in bytes of UTF-8 (a larger row is
+    #: refused; replies carry up to 1000 journeys under a 1 MB cap).
+    max_attributes_bytes: int = Field(default=16_384, ge=64)
 
     _split = field_validator(
         "reader_tokens", "writer_tokens", "offloader_tokens", "admin_tokens", mode="before"
@@ -96,6 +105,8 @@ class StoreServerSettings(BaseSettings):
 
 class StoreClientSettings(BaseModel):
     """How a process reaches the store; nest it in that process's settings."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     url: str = "grpc://127.0.0.1:8815"
     token: SecretStr

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from journeys.devstack import EmbeddedStack, StackError, StackSettings
+from journeys.devstack import EmbeddedStack, StackError, StackSettings, make_private
 
 console = Console()
 
@@ -52,7 +52,10 @@ def up(
         "external_store_url": store_url,
         "external_store_token": store_token,
     }
-    stack = EmbeddedStack(StackSettings(**overrides))
+    settings = StackSettings(**overrides)
+    # Before anything is created: tokens, the API key, the database and logs are owner-only.
+    make_private(settings.data_dir, "logs")
+    stack = EmbeddedStack(settings)
     signal.signal(signal.SIGTERM, _interrupt)
     code = 0
     try:

@@ -200,6 +200,8 @@ def test_reader_token_cannot_upsert_or_purge(store_server: StoreServer) -> None:
         (lambda t: t.set_column(7, "status", pa.array(["open", "pending"])), "status"),
         (lambda t: t.set_column(1, "journey_id", pa.array(["ok", "bad id!"])), "journey_id"),
         (lambda t: t.set_column(14, "attributes", pa.array(["{}", "[1]"])), "attributes"),
+        (lambda t: t.set_column(14, "attributes", pa.array(["{}", '{"x": NaN}'])), "attributes"),
+        (lambda t: t.set_column(14, "attributes", pa.array(['{"x": 1e999}', "{}"])), "attributes"),
     ],
 )
 def test_malformed_batch_is_rejected_whole_with_a_message_naming_the_column(
@@ -268,6 +270,28 @@ def test_stats_counts_rows_by_status_and_reports_version(store_server_factory: F
     assert (stats.rows_open, stats.rows_closed) == (1, 1)
     assert stats.db_bytes > 0
     assert stats.version
+
+
+def test_the_clock_floor_survives_a_restart_after_the_newest_rows_were_purged(
+    store_server_factory: Factory,
+) -> None:
+    rows = [journey_row("floor-1", "j-1", status="closed")]
+    with store_server_factory(name="store-floor") as server:
+        db_path, tokens = server.db_path, server.tokens
+        with server.client("writer") as writer:
+            writer.upsert(journeys_table(rows))
+        with server.client("offloader") as offloader:
+            scan = offloader.scan()
+            assert scan.read_all().num_rows == 1
+            assert (
+                offloader.purge(closed_before=scan.snapshot_at, snapshot_at=scan.snapshot_at) == 1
+            )
+        server.process.kill()  # no clean close: the floor must already be in the log
+    restarted = store_server_factory(db_path=db_path, tokens=tokens, name="store-floor-again")
+    with restarted as again, again.client("admin") as admin:
+        floor_us = admin.health()["clock_floor_us"]
+    # The table is empty, so max(updated_at) says nothing: the persisted snapshot point does.
+    assert floor_us >= scan.snapshot_at_us
 
 
 def test_an_unknown_status_filter_is_refused_by_client_and_server(
