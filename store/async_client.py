@@ -13,17 +13,24 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
 from store.client import ScanResult, StoreClient, StoreStats
 
+if TYPE_CHECKING:
+    from store.interface import JourneyStore
+
 T = TypeVar("T")
 
 
 class AsyncStoreClient:
-    """Same operations as :class:`StoreClient`, awaited; use ``async with`` or ``aclose()``."""
+    """Same operations as :class:`StoreClient`, awaited; use ``async with`` or ``aclose()``.
+
+    ``client`` may be any :class:`~store.interface.JourneyStore` (see
+    :func:`store.factory.open_async_store`); without it a Flight client for ``location``.
+    """
 
     def __init__(
         self,
@@ -33,9 +40,9 @@ class AsyncStoreClient:
         timeout: float = 5.0,
         tls_root_certs: bytes | None = None,
         max_workers: int = 4,
-        client: StoreClient | None = None,
+        client: JourneyStore | None = None,
     ) -> None:
-        self.client = client or StoreClient(
+        self.client: JourneyStore = client or StoreClient(
             location, token, timeout=timeout, tls_root_certs=tls_root_certs
         )
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="store-client")

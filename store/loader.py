@@ -23,7 +23,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from journeys.schema import CONTENT_TYPE, JOURNEY_SCHEMA
-from store.client import StoreClient, to_micros
+from store.client import to_micros
+from store.interface import JourneyStore
 from store.validation import (
     CONFORMED_SCHEMA,
     SERVER_STAMPED,
@@ -263,7 +264,7 @@ class _RejectsWriter:
 
 def load_files(
     paths: list[Path],
-    client: StoreClient,
+    client: JourneyStore,
     *,
     rejects: Path | None = None,
     batch_rows: int = BATCH_ROWS,
@@ -301,7 +302,7 @@ def load_files(
 
 
 def _load_chunk(
-    path: Path, chunk: _Chunk, client: StoreClient, writer: _RejectsWriter, summary: LoadSummary
+    path: Path, chunk: _Chunk, client: JourneyStore, writer: _RejectsWriter, summary: LoadSummary
 ) -> None:
     converted_bad = {r.row for r in chunk.rejections if r.row is not None}
     rejections = list(chunk.rejections)
