@@ -17,7 +17,7 @@ from journeys.cli.errors import fail, first_settings_error
 # Store modules are imported inside the commands: every process (the gateway too) builds this
 # CLI, and the gateway's process must never load store code (a test checks sys.modules).
 if TYPE_CHECKING:
-    from store import StoreClient
+    from store import JourneyStore
 
 store_app = typer.Typer(help="The journey store server.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -39,7 +39,7 @@ def _settings_error(exc: ValidationError) -> str:
 
 
 @contextmanager
-def _client(url: str, token: str, root_cert: Path | None) -> Iterator[StoreClient]:
+def _client(url: str, token: str, root_cert: Path | None) -> Iterator[JourneyStore]:
     from store import StoreClientSettings, StoreError
 
     try:

@@ -13,8 +13,10 @@
 * ``journeys_clock``: one row, the last change marker handed out (see :mod:`.client`).
 * ``journeys_schema_version``: which migrations ran; migrations only ever go forward.
 * Three group roles, least privilege, mirroring the Flight server's tokens:
-  reader (select on the view), writer (insert/update; select on the key columns only, as
-  ``ON CONFLICT`` needs), offloader (select/delete on the table). The owner is the admin.
+  reader (select on the view), writer (insert/update on the table, and select on it because
+  PostgreSQL requires it for ``ON CONFLICT DO UPDATE SET c = excluded.c``; not on the view),
+  offloader (select/delete on the table). The owner is the admin. Lookups read the view, so
+  only readers (and the admin) can look up, like on the Flight server.
 """
 
 # SQL here is composed from this module's constants and identifiers quoted by psycopg.sql;
@@ -101,8 +103,8 @@ def _grants() -> list[str]:
     return [
         f"REVOKE ALL ON {TABLE_NAME}, {LOOKUP_VIEW}, {CLOCK_TABLE} FROM PUBLIC",
         f"GRANT SELECT ON {LOOKUP_VIEW} TO {reader}",
-        f"GRANT INSERT, UPDATE ON {TABLE_NAME} TO {writer}",
-        f"GRANT SELECT (customer_id, journey_id) ON {TABLE_NAME} TO {writer}",
+        # ON CONFLICT DO UPDATE SET c = excluded.c needs SELECT on c: PostgreSQL checks it.
+        f"GRANT SELECT, INSERT, UPDATE ON {TABLE_NAME} TO {writer}",
         f"GRANT SELECT, UPDATE ON {CLOCK_TABLE} TO {writer}",
         f"GRANT SELECT, DELETE ON {TABLE_NAME} TO {offloader}",
         f"GRANT SELECT ON {CLOCK_TABLE} TO {offloader}",
