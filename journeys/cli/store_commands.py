@@ -88,6 +88,33 @@ def serve(
         raise fail(f"cannot serve: {exc}") from None
 
 
+@store_app.command("init")
+def init(
+    url: str = typer.Option(
+        ..., "--url", envvar="JOURNEYS_STORE_URL", help="Store URL (postgresql://owner@host/db)."
+    ),
+    password: str = typer.Option(
+        "",
+        "--password",
+        envvar="JOURNEYS_STORE_PASSWORD",
+        help="Owner's password (or libpq's PGPASSWORD/PGPASSFILE).",
+        show_default=False,
+    ),
+    partitions: int = typer.Option(16, min=1, help="Hash partitions by customer_id (new table)."),
+) -> None:
+    """Create or migrate the store's schema (idempotent; forward-only migrations)."""
+    from store import StoreError, init_store
+
+    try:
+        applied = init_store(url, password, partitions=partitions)
+    except (StoreError, ValueError) as exc:
+        raise fail(f"store init failed: {exc}") from None
+    if applied:
+        out.print(f"store schema migrated to version {applied[-1]} (applied {applied})")
+    else:
+        out.print("store schema is up to date")
+
+
 def load(
     files: list[Path] = typer.Argument(..., help="Parquet, CSV or JSON-lines files."),
     store_url: str = URL_OPTION,
