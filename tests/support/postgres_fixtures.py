@@ -274,3 +274,30 @@ def postgres_store_factory(
             yield create_store_database(cluster, make_pg_tokens(cluster), "journeys")
 
     return start
+
+
+@contextmanager
+def running_standby(primary: PostgresCluster) -> Iterator[PostgresCluster]:
+    """A hot standby of ``primary``: ``pg_basebackup -R`` and streaming replication."""
+    root = Path(tempfile.mkdtemp(prefix="journeys-pg-standby-"))
+    root.chmod(0o711)
+    standby = PostgresCluster(primary.bindir, root / "cluster", password=primary.password)
+    standby.root.mkdir()
+    _, uid, gid = _run_as()
+    if uid is not None and gid is not None:
+        os.chown(standby.root, uid, gid)
+    try:
+        done = subprocess.run(
+            standby._command(str(primary.bindir / "pg_basebackup"), "-D", str(standby.data),
+                             "-h", "127.0.0.1", "-p", str(primary.port), "-U", ADMIN_USER,
+                             "-R", "-X", "stream", "-c", "fast"),
+            env={**os.environ, "PGPASSWORD": primary.password},
+            check=False, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_basebackup failed: {done.stderr or done.stdout}")
+        standby.start()
+        yield standby
+    finally:
+        standby.stop()
+        shutil.rmtree(root, ignore_errors=True)
