@@ -98,11 +98,25 @@ def rows_to_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     return _assemble(columns, len(rows))
 
 
-class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks (``COPY ... TO STDOUT``)."""
+def _blocks(chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[bytes]:
+    """``COPY`` output (one chunk per row from libpq) joined into blocks of ~1 MB."""
+    pending: list[bytes | bytearray | memoryview] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= CSV_BLOCK_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
 
-    def __init__(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
-        self._chunks = iter(chunks)
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte blocks."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
         self._pending = memoryview(b"")
 
     def readable(self) -> bool:
@@ -111,7 +125,7 @@ class _ChunkReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         while not self._pending:
             try:
-                self._pending = memoryview(next(self._chunks))
+                self._pending = memoryview(next(self._blocks))
             except StopIteration:
                 return 0
         size = min(len(buffer), len(self._pending))
@@ -123,7 +137,7 @@ class _ChunkReader(io.RawIOBase):
 def csv_batches(chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[pa.RecordBatch]:
     """JOURNEY_SCHEMA batches parsed from CSV (with header) of :data:`FLAT_COLUMNS`."""
     reader = pacsv.open_csv(
-        io.BufferedReader(_ChunkReader(chunks), CSV_BLOCK_BYTES),
+        io.BufferedReader(_ChunkReader(_blocks(chunks)), CSV_BLOCK_BYTES),
         read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
