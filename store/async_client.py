@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
-from store.client import ScanResult, StoreClient, StoreStats
+from store.client import ScanResult, StoreStats
 
 if TYPE_CHECKING:
     from store.interface import JourneyStore
@@ -29,22 +29,12 @@ class AsyncStoreClient:
     """Same operations as :class:`StoreClient`, awaited; use ``async with`` or ``aclose()``.
 
     ``client`` may be any :class:`~store.interface.JourneyStore` (see
-    :func:`store.factory.open_async_store`); without it a Flight client for ``location``.
+    :func:`store.factory.open_async_store`).
     """
 
-    def __init__(
-        self,
-        location: str,
-        token: str,
-        *,
-        timeout: float = 5.0,
-        tls_root_certs: bytes | None = None,
-        max_workers: int = 4,
-        client: JourneyStore | None = None,
-    ) -> None:
-        self.client: JourneyStore = client or StoreClient(
-            location, token, timeout=timeout, tls_root_certs=tls_root_certs
-        )
+    def __init__(self, client: JourneyStore, *, max_workers: int = 4) -> None:
+        """Wrap ``client`` (closed by :meth:`aclose`); at most ``max_workers`` calls at once."""
+        self.client = client
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="store-client")
         self._slots = asyncio.Semaphore(max_workers)
         self._closed = False

@@ -80,4 +80,4 @@ def open_async_store(
     client = open_store(
         url, token, timeout=timeout, tls_root_certs=tls_root_certs, read_urls=read_urls
     )
-    return AsyncStoreClient(url, "", max_workers=max_workers, client=client)
+    return AsyncStoreClient(client, max_workers=max_workers)

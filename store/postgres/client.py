@@ -30,6 +30,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from journeys import __version__
+from journeys.contract import parse_status_filter
 from journeys.schema import ID_MAX_LENGTH, KEY_SCHEMA, PRIMARY_KEY, TABLE_NAME
 from store.client import UPSERT_BATCH_ROWS, ScanResult, StoreStats, to_micros
 from store.errors import StoreInvalidRequest
@@ -45,7 +46,7 @@ from store.postgres.arrow_io import (
 from store.postgres.connections import Connection, Endpoints, build_conninfo
 from store.postgres.errors import translated
 from store.postgres.schema import CLOCK_TABLE, LOOKUP_VIEW, STATS_FUNCTION, VERSION_TABLE
-from store.protocol import MAX_LOOKUP_IDS, STATUS_FILTERS
+from store.protocol import MAX_LOOKUP_IDS
 from store.validation import BatchRejected, last_per_key, validate_batch
 
 STAGING_TABLE: Final = "journeys_staging"
@@ -98,8 +99,10 @@ _PURGE_KEYS_SQL: Final = (
 
 
 def _check_status(status: str) -> None:
-    if status not in STATUS_FILTERS:
-        raise StoreInvalidRequest(f"status must be one of {', '.join(STATUS_FILTERS)}")
+    try:
+        parse_status_filter(status)
+    except ValueError as exc:
+        raise StoreInvalidRequest(str(exc)) from None
 
 
 def _check_ids(customer_ids: Sequence[str]) -> list[str]:

@@ -17,6 +17,7 @@ import pytest
 
 from journeys.schema import KEY_SCHEMA
 from store import StoreError, StoreUnavailable, generate_journeys, init_store, open_store
+from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.postgres_fixtures import (
     PostgresCluster,
     PostgresStoreServer,
@@ -26,7 +27,7 @@ from tests.support.postgres_fixtures import (
     running_standby,
 )
 from tests.support.processes import wait_until
-from tests.support.store_fixtures import journey_row, journeys_table, unique_prefix
+from tests.support.store_fixtures import unique_prefix
 
 pytestmark = pytest.mark.integration
 PgFactory = Callable[..., AbstractContextManager[PostgresStoreServer]]

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from journeys.contract import CONTRACT_VERSION, Header, decode_request
-from tests.unit.api.conftest import Gateway, journey
-from tests.unit.api.fake_kafka import FakeKafka, SentRequest, reply_value
+from tests.support.fake_kafka import FakeKafka, SentRequest, reply_value
+from tests.support.gateway_app import Gateway
+from tests.support.journey_rows import reply_journey
 
 TRACEPARENT_RE = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
@@ -26,7 +27,7 @@ async def test_lookup_returns_the_journeys_sorted_by_priority(gateway: Gateway) 
     assert body["customer_id"] == "cust-1"
     assert body["status"] == "open"
     assert [j["journey_id"] for j in body["journeys"]] == ["j-c", "j-a", "j-b"]
-    assert body["journeys"][0] == journey("cust-1", "j-c", 1)
+    assert body["journeys"][0] == reply_journey("cust-1", "j-c", priority=1)
 
 
 async def test_request_is_produced_with_customer_key_contract_value_and_headers(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from journeys.schema import ID_MAX_LENGTH, ID_PATTERN
-from tests.unit.api.conftest import Gateway
+from tests.support.gateway_app import Gateway
 
 PATH = "/v1/customers/{customer_id}/journeys"
 

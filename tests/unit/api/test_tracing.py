@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from journeys.contract import Header
+from tests.support.fake_kafka import FakeKafka
+from tests.support.gateway_app import API_KEY, Gateway
 from tests.support.log_fixtures import JsonLogs
-from tests.unit.api.conftest import API_KEY, Gateway
-from tests.unit.api.fake_kafka import FakeKafka
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
