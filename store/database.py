@@ -48,6 +48,7 @@ from store.server_clock import (
     ServerClock,
     wall_clock_us,
 )
+from store.validation import last_per_key
 
 CUSTOMER_INDEX: Final = "journeys_customer_idx"
 #: Up to this many ids a lookup is an index scan per id (IN list); above it a hash semi-join
@@ -183,7 +184,7 @@ class JourneyDatabase:
         ``table`` must already be validated (:func:`store.validation.validate_batch`).
         Within one batch the last row of a key wins. Returns the number of rows written.
         """
-        table = _last_per_key(table)
+        table = last_per_key(table)
         customers = table.column("customer_id")
         with self.lookup_cache.writing(customers), self._cursor() as cursor:
             cursor.register("upsert_batch", table)
@@ -342,14 +343,3 @@ class JourneyDatabase:
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:
     return int(result.fetchall()[0][0])
-
-
-def _last_per_key(table: pa.Table) -> pa.Table:
-    """Keep the last row of each primary key (ON CONFLICT cannot update a row twice)."""
-    keys = table.select(list(PRIMARY_KEY))
-    if keys.group_by(list(PRIMARY_KEY)).aggregate([]).num_rows == table.num_rows:
-        return table
-    numbered = keys.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
-    last = numbered.group_by(list(PRIMARY_KEY)).aggregate([("_row", "max")])
-    rows = pc.sort_indices(last.column("_row_max"))
-    return table.take(last.column("_row_max").take(rows))

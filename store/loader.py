@@ -34,10 +34,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from journeys.schema import JOURNEY_SCHEMA
-from store.client import StoreClient
 from store.csv_input import read_csv
 from store.errors import LoaderError
 from store.input_rows import InputChunk, convert_records
+from store.interface import JourneyStore
 from store.validation import (
     SERVER_STAMPED,
     SUB_MICROSECOND,
@@ -190,7 +190,7 @@ class _RejectsWriter:
 
 def load_files(
     paths: list[Path],
-    client: StoreClient,
+    client: JourneyStore,
     *,
     rejects: Path | None = None,
     batch_rows: int = BATCH_ROWS,
@@ -233,7 +233,11 @@ def load_files(
 
 
 def _load_chunk(
-    path: Path, chunk: InputChunk, client: StoreClient, writer: _RejectsWriter, summary: LoadSummary
+    path: Path,
+    chunk: InputChunk,
+    client: JourneyStore,
+    writer: _RejectsWriter,
+    summary: LoadSummary,
 ) -> None:
     converted_bad = {r.row for r in chunk.rejections if r.row is not None}
     rejections = list(chunk.rejections)

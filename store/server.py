@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 import orjson
@@ -31,6 +31,7 @@ from store.database import JourneyDatabase
 from store.lookup_cache import LookupCache
 from store.metrics import StoreMetrics
 from store.protocol import (
+    MAX_LOOKUP_IDS,
     ROW_COUNT_KEY,
     SNAPSHOT_AT_KEY,
     Operation,
@@ -39,9 +40,6 @@ from store.settings import StoreServerSettings
 from store.validation import BatchRejected, validate_batch
 
 log = logging.getLogger(__name__)
-
-#: Upper bound of one lookup request (the responder batches far fewer).
-MAX_LOOKUP_IDS: Final = 10_000
 
 
 class BadRequest(ValueError):

@@ -12,7 +12,7 @@ from journeys.secrets import weak_secret_reason
 from store.protocol import Role
 
 if TYPE_CHECKING:
-    from store.client import StoreClient
+    from store.interface import JourneyStore
 
 TokenList = Annotated[list[SecretStr], NoDecode]
 
@@ -108,17 +108,21 @@ class StoreClientSettings(BaseModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
+    #: ``grpc://``/``grpc+tls://`` (Flight store server) or ``postgresql://`` (PostgreSQL).
     url: str = "grpc://127.0.0.1:8815"
+    #: The bearer token (Flight) or the login role's password (PostgreSQL).
     token: SecretStr
     timeout_s: float = Field(default=5.0, gt=0)
     tls_root_cert: Path | None = None
+    #: PostgreSQL only: read-only endpoints (hot standbys) for lookups, before the primary.
+    read_urls: list[str] = Field(default_factory=list)
 
     @field_validator("url")
     @classmethod
     def _url_scheme(cls, value: str) -> str:
-        if not value.startswith(("grpc://", "grpc+tcp://", "grpc+tls://")):
-            raise ValueError("store url must start with grpc://, grpc+tcp:// or grpc+tls://")
-        return value
+        from store.factory import check_url
+
+        return check_url(value)
 
     @field_validator("token")
     @classmethod
@@ -126,11 +130,15 @@ class StoreClientSettings(BaseModel):
         _refuse_placeholder(value)
         return value
 
-    def connect(self) -> StoreClient:
-        """A :class:`StoreClient` for these settings (the caller closes it)."""
-        from store.client import StoreClient
+    def connect(self) -> JourneyStore:
+        """A store client for these settings, backend by the URL's scheme (caller closes it)."""
+        from store.factory import open_store
 
         root = self.tls_root_cert.read_bytes() if self.tls_root_cert else None
-        return StoreClient(
-            self.url, self.token.get_secret_value(), timeout=self.timeout_s, tls_root_certs=root
+        return open_store(
+            self.url,
+            self.token.get_secret_value(),
+            timeout=self.timeout_s,
+            tls_root_certs=root,
+            read_urls=self.read_urls,
         )

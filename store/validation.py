@@ -33,6 +33,7 @@ from journeys.schema import (
     CONTENT_TYPE,
     ID_PATTERN,
     JOURNEY_SCHEMA,
+    PRIMARY_KEY,
     STATUSES,
 )
 
@@ -275,3 +276,14 @@ def split_valid(
     bad = pa.array([r.row for r in rejections], pa.int64())
     mask = pc.invert(pc.is_in(pa.array(range(table.num_rows), pa.int64()), bad))
     return table.filter(mask), rejections
+
+
+def last_per_key(table: pa.Table) -> pa.Table:
+    """Keep the last row of each primary key (ON CONFLICT cannot update a row twice)."""
+    keys = table.select(list(PRIMARY_KEY))
+    if keys.group_by(list(PRIMARY_KEY)).aggregate([]).num_rows == table.num_rows:
+        return table
+    numbered = keys.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
+    last = numbered.group_by(list(PRIMARY_KEY)).aggregate([("_row", "max")])
+    rows = pc.sort_indices(last.column("_row_max"))
+    return table.take(last.column("_row_max").take(rows))
