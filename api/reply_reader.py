@@ -87,7 +87,10 @@ class ReplyReader:
         self._consumer = consumer
         try:
             await consumer.start()
-            partitions = consumer.partitions_for_topic(self._partition.topic) or set()
+            # An assigned (unsubscribed) consumer has no topic metadata yet, and Apache Kafka
+            # answers its empty metadata request with no topics: fetch the cluster's metadata.
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(self._partition.topic) or set()
             if self._partition.partition not in partitions:
                 raise KafkaUnavailable(
                     f"topic {self._partition.topic} has no partition {self._partition.partition}"
