@@ -61,7 +61,8 @@ def up(
         raise typer.Exit(2)
     settings = StackSettings(**overrides)
     # Before anything is created: tokens, the API key, the database and logs are owner-only.
-    make_private(settings.data_dir, "logs")
+    # A PostgreSQL server started as root runs as 'postgres' and must pass through data_dir.
+    make_private(settings.data_dir, "logs", traversable=settings.store == "postgres")
     stack = EmbeddedStack(settings)
     signal.signal(signal.SIGTERM, _interrupt)
     code = 0

@@ -16,16 +16,20 @@ from typing import Final
 
 PRIVATE_UMASK: Final = 0o077
 DIR_MODE: Final = 0o700
+#: A data directory other users may pass through but not list: a PostgreSQL server run as the
+#: ``postgres`` user (``journeys up --store postgres`` as root) must reach ``<data_dir>/pg``.
+TRAVERSABLE_DIR_MODE: Final = 0o711
 FILE_MODE: Final = 0o600
 
 
-def make_private(data_dir: Path, *subdirs: str) -> None:
-    """Umask 077 for this process (and its children); ``data_dir`` and ``subdirs`` 0700 and
-    the regular files directly in them 0600."""
+def make_private(data_dir: Path, *subdirs: str, traversable: bool = False) -> None:
+    """Umask 077 for this process (and its children); ``data_dir`` and ``subdirs`` 0700 (the
+    data dir 0711 when ``traversable``) and the regular files directly in them 0600."""
     os.umask(PRIVATE_UMASK)
     for directory in (data_dir, *(data_dir / name for name in subdirs)):
-        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        directory.chmod(DIR_MODE)
+        mode = TRAVERSABLE_DIR_MODE if traversable and directory == data_dir else DIR_MODE
+        directory.mkdir(mode=mode, parents=True, exist_ok=True)
+        directory.chmod(mode)
         for entry in directory.iterdir():
             if entry.is_file() and not entry.is_symlink():
                 entry.chmod(stat.S_IMODE(entry.stat().st_mode) & FILE_MODE)

@@ -40,3 +40,13 @@ def test_the_data_dir_and_its_files_become_owner_only(tmp_path: Path, restore_um
     assert mode(data / "logs") == 0o700
     assert mode(old) == 0o600
     assert mode(new) == 0o600
+
+
+def test_a_traversable_data_dir_can_be_passed_through_but_not_listed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "logs").mkdir(parents=True)
+    (data / "stack.json").write_text("{}")
+    make_private(data, "logs", traversable=True)
+    assert mode(data) == 0o711
+    assert mode(data / "logs") == 0o700
+    assert mode(data / "stack.json") == 0o600
