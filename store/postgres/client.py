@@ -67,6 +67,11 @@ _STAGE_SQL: Final = (
 _COPY_IN_SQL: Final = (
     f"COPY {STAGING_TABLE} ({', '.join(STAGED_COLUMNS)}) FROM STDIN (FORMAT csv, HEADER true)"
 )
+#: Taken first by every upsert and purge transaction, so their row locks are always taken in the
+#: same order (this lock, then the clock row, then journeys rows): without it a purge deleting
+#: rows that a concurrent upsert rewrites can deadlock with it. Upserts are serialized by the
+#: clock row anyway, so this costs them nothing. Advisory locks are scoped to the database.
+_WRITE_LOCK_SQL: Final = "SELECT pg_advisory_xact_lock(7404151226)"
 _TICK_SQL: Final = (
     f"UPDATE {CLOCK_TABLE} SET last = greatest(clock_timestamp(), last + interval '1 microsecond')"
     f" RETURNING last"
@@ -171,6 +176,7 @@ class PostgresStore:
         payload = to_csv(table)
         with connection.transaction():
             self._bulk_timeout(connection)
+            connection.execute(_WRITE_LOCK_SQL)
             connection.execute(_STAGE_SQL)
             with connection.cursor().copy(_COPY_IN_SQL) as copy:
                 copy.write(payload)
@@ -191,6 +197,7 @@ class PostgresStore:
             deleted = 0
             with connection.transaction():
                 self._bulk_timeout(connection)
+                connection.execute(_WRITE_LOCK_SQL)
                 if unique is None:
                     return connection.execute(_PURGE_ALL_SQL, bounds).rowcount
                 for start in range(0, unique.num_rows, PURGE_KEYS_PER_STATEMENT):
