@@ -39,7 +39,8 @@ def find_bindir() -> Path | None:
     return None
 
 
-def _run_as_prefix() -> tuple[list[str], int | None, int | None]:
+def run_as_postgres() -> tuple[list[str], int | None, int | None]:
+    """Command prefix, uid and gid to run the server as (``postgres`` refuses root)."""
     if os.geteuid() != 0:
         return [], None, None
     user = pwd.getpwnam("postgres")
@@ -75,7 +76,7 @@ class LocalCluster:
         data = self.root / "data"
         if (data / "PG_VERSION").exists():
             return
-        prefix, uid, gid = _run_as_prefix()
+        prefix, uid, gid = run_as_postgres()
         self.root.mkdir(parents=True, exist_ok=True)
         if uid is not None:
             _check_reachable(self.root)
@@ -97,7 +98,7 @@ class LocalCluster:
 
     def server_argv(self) -> list[str]:
         """The postmaster's command line."""
-        prefix, _, _ = _run_as_prefix()
+        prefix, _, _ = run_as_postgres()
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),

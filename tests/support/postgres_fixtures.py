@@ -17,7 +17,6 @@ its own cluster with fsync on, for crash tests).
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -33,6 +32,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from journeys.devstack.postgres_cluster import find_bindir, run_as_postgres
 from store import JourneyStore, init_store, open_store, set_role_passwords
 from tests.support.processes import ServerProcess, free_port, wait_until
 
@@ -41,24 +41,9 @@ STORE_ROLES = ("reader", "writer", "offloader")
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
-def postgres_bindir() -> Path | None:
-    """The directory holding ``initdb`` and ``postgres``, or None when not installed."""
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                               timeout=10, check=False)  # fmt: skip
-        candidates.append(Path(found.stdout.strip()))
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    for directory in candidates:
-        if (directory / "initdb").is_file() and (directory / "postgres").is_file():
-            return directory
-    return None
-
-
 def require_postgres() -> Path:
     """The binaries' directory; skip (locally) or fail (CI) with the reason when missing."""
-    bindir = postgres_bindir()
+    bindir = find_bindir()
     if bindir is None:
         reason = (
             "PostgreSQL server binaries (initdb, postgres) not found: install Debian's "
@@ -68,15 +53,6 @@ def require_postgres() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return bindir
-
-
-def _run_as() -> tuple[list[str], int | None, int | None]:
-    """Command prefix, uid and gid to run the server as (postgres refuses root)."""
-    if os.geteuid() != 0:
-        return [], None, None
-    user = pwd.getpwnam("postgres")
-    prefix = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
-    return prefix, user.pw_uid, user.pw_gid
 
 
 @dataclass
@@ -103,14 +79,14 @@ class PostgresCluster:
         return f"{self.url(dbname)}?password={self.password}"
 
     def _command(self, *argv: str) -> list[str]:
-        prefix, _, _ = _run_as()
+        prefix, _, _ = run_as_postgres()
         return [*prefix, *argv]
 
     def initdb(self) -> None:
         """Create the cluster (scram passwords over TCP, trust on the private socket)."""
         pwfile = self.root / "pwfile"
         pwfile.write_text(self.password + "\n")
-        _, uid, gid = _run_as()
+        _, uid, gid = run_as_postgres()
         if uid is not None and gid is not None:
             os.chown(self.root, uid, gid)
             os.chown(pwfile, uid, gid)
@@ -283,7 +259,7 @@ def running_standby(primary: PostgresCluster) -> Iterator[PostgresCluster]:
     root.chmod(0o711)
     standby = PostgresCluster(primary.bindir, root / "cluster", password=primary.password)
     standby.root.mkdir()
-    _, uid, gid = _run_as()
+    _, uid, gid = run_as_postgres()
     if uid is not None and gid is not None:
         os.chown(standby.root, uid, gid)
     try:
