@@ -27,6 +27,7 @@ from api.errors import (
     GatewayError,
     KafkaUnavailable,
     Overloaded,
+    ReplyTooLarge,
     RequestRejected,
 )
 from api.kafka_link import Link
@@ -71,6 +72,7 @@ class Requester:
         self._router = router
         self._metrics = metrics
         self._topic_partition_header = str(settings.reply_partition).encode()
+        self._requester_id_header = router.instance_id.encode()
         self._deadline_s = settings.deadline_s
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
@@ -112,6 +114,7 @@ class Requester:
             (Header.REPLY_PARTITION, self._topic_partition_header),
             (Header.DEADLINE, str(deadline_ms).encode()),
             (Header.CONTRACT_VERSION, _VERSION_HEADER),
+            (Header.REQUESTER_ID, self._requester_id_header),
         ]
         if traceparent is not None:
             headers.append((Header.TRACEPARENT, traceparent.encode()))
@@ -173,10 +176,15 @@ _ERRORS: dict[ReplyStatus, type[GatewayError]] = {
     ReplyStatus.INVALID: RequestRejected,
     ReplyStatus.UNAVAILABLE: BackendUnavailable,
     ReplyStatus.EXPIRED: DeadlineExceeded,
+    ReplyStatus.TOO_LARGE: ReplyTooLarge,
 }
 _DEFAULT_DETAIL: dict[ReplyStatus, Callable[[str, StatusFilter], str]] = {
     ReplyStatus.NOT_FOUND: _not_found,
     ReplyStatus.INVALID: lambda cid, _s: f"the request for customer {cid} was rejected",
     ReplyStatus.UNAVAILABLE: lambda _c, _s: "the journey store is unavailable; retry later",
     ReplyStatus.EXPIRED: lambda _c, _s: "the request expired before it was looked up",
+    ReplyStatus.TOO_LARGE: lambda cid, _s: (
+        f"the journeys of customer {cid} exceed this service's reply size limit; "
+        "a narrower status filter may fit (retrying the same request does not help)"
+    ),
 }

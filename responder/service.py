@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Final, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 from aiokafka.structs import TopicPartition
 
 from journeys.kafka import create_consumer, create_producer, ensure_topics, leave_group
@@ -37,6 +37,7 @@ _LAG_INTERVAL_S: Final = 1.0
 _POSITION_TIMEOUT_S: Final = 0.5
 _PRODUCE_RETRY_PAUSE_S: Final = 0.5
 _T = TypeVar("_T")
+_TOO_LARGE: Final = (MessageSizeTooLargeError, RecordTooLargeError)
 
 
 class _LogAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -121,6 +122,7 @@ class Responder:
             policy=self._settings.retry_policy(),
             reply_margin_ms=self._settings.reply_margin_ms,
             reply_expired=self._settings.reply_expired,
+            limits=self._settings.reply_limits(),
         )
         log.info(
             "responder started: group %s on %s (%s), replies on %d partitions",
@@ -180,13 +182,28 @@ class Responder:
     async def _produce(self, messages: Sequence[Outbound]) -> None:
         producer = self._require(self._producer)
         async with asyncio.timeout(self._settings.produce_timeout_ms / 1000):
-            acks = [
-                await producer.send(
-                    m.topic, m.value, key=m.key, partition=m.partition, headers=m.headers
-                )
-                for m in messages
-            ]
-            await asyncio.gather(*acks)
+            acks = []
+            for m in messages:
+                try:
+                    acks.append(
+                        await producer.send(
+                            m.topic, m.value, key=m.key, partition=m.partition, headers=m.headers
+                        )
+                    )
+                except MessageSizeTooLargeError as exc:
+                    self._drop_oversized(m, exc)
+            for outcome in await asyncio.gather(*acks, return_exceptions=True):
+                if isinstance(outcome, _TOO_LARGE):
+                    # The broker's limit is lower than ours: re-sending cannot help.
+                    self._drop_oversized(None, outcome)
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+
+    def _drop_oversized(self, message: Outbound | None, exc: Exception) -> None:
+        """A message no retry can deliver is dropped and counted, never re-read forever."""
+        self._metrics.oversized_dropped.inc()
+        where = "" if message is None else f" to {message.topic}"
+        log.error("dropping a message%s that Kafka refuses as too large: %s", where, exc)
 
     async def _commit(self, records: Sequence[InboundRecord]) -> None:
         consumer = self._require(self._consumer)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from journeys.devstack import EmbeddedStack, StackError, StackSettings
+from journeys.devstack import EmbeddedStack, StackError, StackSettings, make_private
 
 console = Console()
 
@@ -33,6 +33,9 @@ def up(
     kafka: Annotated[
         str | None, typer.Option(help="Use this external Kafka (bootstrap servers).")
     ] = None,
+    store: Annotated[
+        str, typer.Option(help="Local store: duckdb (store server) or postgres (data/pg).")
+    ] = "duckdb",
     store_url: Annotated[str | None, typer.Option(help="Use this external store.")] = None,
     store_token: Annotated[
         str | None,
@@ -51,8 +54,16 @@ def up(
         "external_kafka": kafka,
         "external_store_url": store_url,
         "external_store_token": store_token,
+        "store": store,
     }
-    stack = EmbeddedStack(StackSettings(**overrides))
+    if store not in ("duckdb", "postgres"):
+        console.print(f"[red]error:[/] --store must be duckdb or postgres, not {store!r}")
+        raise typer.Exit(2)
+    settings = StackSettings(**overrides)
+    # Before anything is created: tokens, the API key, the database and logs are owner-only.
+    # A PostgreSQL server started as root runs as 'postgres' and must pass through data_dir.
+    make_private(settings.data_dir, "logs", traversable=settings.store == "postgres")
+    stack = EmbeddedStack(settings)
     _say_which_broker(stack)
     signal.signal(signal.SIGTERM, _interrupt)
     code = 0

@@ -11,6 +11,7 @@ from journeys.devstack.kafka_probe import coordinator_probe, metadata_probe
 from journeys.devstack.local_broker import BrokerChoice, LocalBroker, choose_broker
 from journeys.devstack.supervisor import Supervisor, http_ok
 from journeys.devstack.tansu_broker import TansuBroker, find_broker_binary
+from journeys.devstack.private_files import make_private
 
 __all__ = [
     "ApacheKafkaBroker",
@@ -29,6 +30,7 @@ __all__ = [
     "find_apache_kafka",
     "find_broker_binary",
     "http_ok",
+    "make_private",
     "metadata_probe",
     "pinned_version",
 ]

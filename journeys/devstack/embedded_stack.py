@@ -8,7 +8,9 @@ once and kept in ``<data_dir>/stack.json``, next to the store's database, so a s
 ``journeys up`` keeps both the data and the credentials.
 
 Any piece can point elsewhere: ``--kafka`` uses an external Kafka instead of starting the
-embedded broker, ``--store-url`` (with ``--store-token``) an external store server.
+embedded broker, ``--store-url`` (with ``--store-token``) an external store (any backend).
+``--store postgres`` runs a private PostgreSQL cluster in ``<data_dir>/pg`` instead of the
+DuckDB store server (docs/store-backends.md); the rest of the stack is the same.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.errors import PortInUse
+from journeys.devstack.errors import PortInUse, StackError
 from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
+from journeys.devstack.postgres_cluster import LocalCluster
 from journeys.devstack.processes import journeys_command, port_open
 from journeys.devstack.supervisor import Supervisor, http_ok
 
@@ -50,6 +54,8 @@ class StackSettings(BaseSettings):
     external_kafka: str | None = None
     external_store_url: str | None = None
     external_store_token: str | None = None
+    #: The store started locally: the DuckDB store server or a private PostgreSQL cluster.
+    store: Literal["duckdb", "postgres"] = "duckdb"
     ready_timeout_s: float = 90.0
 
 
@@ -133,7 +139,21 @@ class EmbeddedStack:
 
     @property
     def store_url(self) -> str:
-        return self.settings.external_store_url or f"grpc://{HOST}:{self.settings.store_port}"
+        """The reader's store URL (what the responder uses)."""
+        return self.store_url_for("reader")
+
+    def store_url_for(self, role: str) -> str:
+        """The store URL of ``role``: the token says who for Flight, the URL's user for PG."""
+        if self.settings.external_store_url:
+            return self.settings.external_store_url
+        if self.settings.store == "postgres":
+            return self._pg_cluster().url(f"journeys_{role}")
+        return f"grpc://{HOST}:{self.settings.store_port}"
+
+    def _pg_cluster(self) -> LocalCluster:
+        return LocalCluster(
+            self.data_dir / "pg", self.settings.store_port, self.secrets.admin_token
+        )
 
     @property
     def reader_token(self) -> str:
@@ -151,7 +171,9 @@ class EmbeddedStack:
         if s.external_kafka is None:
             wanted["Kafka broker"] = s.broker_port
         if s.external_store_url is None:
-            wanted |= {"store": s.store_port, "store metrics": s.store_metrics_port}
+            wanted["store"] = s.store_port
+            if s.store == "duckdb":
+                wanted["store metrics"] = s.store_metrics_port
         for what, port in wanted.items():
             if not _port_free(port):
                 raise PortInUse(what, port)
@@ -162,7 +184,11 @@ class EmbeddedStack:
         if self.broker is not None:
             self.supervisor.start(self.broker.broker, on_starting)
         if self.settings.external_store_url is None:
-            self.supervisor.start(self._store(), on_starting)
+            if self.settings.store == "postgres":
+                self.supervisor.start(self._postgres(), on_starting)
+                self._init_postgres()
+            else:
+                self.supervisor.start(self._store(), on_starting)
             self._seed_if_empty(on_starting)
         self.supervisor.start(self._responder(), on_starting)
         self.supervisor.start(self._gateway(), on_starting)
@@ -205,10 +231,36 @@ class EmbeddedStack:
             ready_timeout_s=s.ready_timeout_s,
         )
 
-    def _seed_if_empty(self, on_starting: Callable[[str], None] | None) -> None:
-        from store import StoreClient, generate_journeys
+    def _postgres(self) -> ChildProcess:
+        cluster = self._pg_cluster()
+        cluster.ensure_initialised()
+        port = cluster.port
+        return ChildProcess(
+            "store (PostgreSQL)",
+            cluster.server_argv(),
+            self.logs / "postgres.log",
+            ready=lambda: port_open(port, HOST),
+            ready_timeout_s=self.settings.ready_timeout_s,
+        )
 
-        with StoreClient(self.store_url, self.secrets.writer_token, timeout=30.0) as client:
+    def _init_postgres(self) -> None:
+        """Schema and roles (idempotent), with the stack's tokens as the roles' passwords."""
+        from store import StoreError, init_store, set_role_passwords
+
+        t, admin_url = self.secrets, self._pg_cluster().url()
+        passwords = {"reader": t.reader_token, "writer": t.writer_token,
+                     "offloader": t.offloader_token}  # fmt: skip
+        try:
+            init_store(admin_url, t.admin_token)
+            set_role_passwords(admin_url, t.admin_token, passwords)
+        except StoreError as exc:
+            raise StackError(f"cannot initialise the PostgreSQL store: {exc}") from exc
+
+    def _seed_if_empty(self, on_starting: Callable[[str], None] | None) -> None:
+        from store import generate_journeys, open_store
+
+        url = self.store_url_for("writer")
+        with open_store(url, self.secrets.writer_token, timeout=30.0) as client:
             stats = client.stats()
             if stats.rows_open + stats.rows_closed > 0:
                 return
@@ -239,7 +291,7 @@ class EmbeddedStack:
         """The /metrics the ops page reads (an external store's is not known here)."""
         s = self.settings
         urls = {"responder": f"http://{HOST}:{s.responder_metrics_port}/metrics"}
-        if s.external_store_url is None:
+        if s.external_store_url is None and s.store == "duckdb":
             urls["store"] = f"http://{HOST}:{s.store_metrics_port}/metrics"
         return urls
 

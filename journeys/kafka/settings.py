@@ -49,7 +49,10 @@ HEARTBEAT_INTERVAL_MS: dict[str, int] = {"embedded": 500, "apache": 3_000}
 class KafkaSettings(BaseSettings):
     """Where the brokers are, how to authenticate, and the topics this product uses."""
 
-    model_config = SettingsConfigDict(env_prefix="JOURNEYS_KAFKA_", extra="ignore")
+    # hide_input_in_errors: a refused SASL password must not be echoed into logs.
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEYS_KAFKA_", extra="ignore", hide_input_in_errors=True
+    )
 
     bootstrap_servers: str = "127.0.0.1:9092"
     profile: Profile = "embedded"

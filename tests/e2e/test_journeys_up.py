@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -25,6 +26,16 @@ def _up(data_dir: Path, ports: dict[str, int]) -> LineReader:
 
 def _run_curl(curl_line: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(shlex.split(curl_line), capture_output=True, text=True, timeout=30)
+
+
+def assert_owner_only(data_dir: Path) -> None:
+    """Tokens, the API key, the database and the logs are readable by their owner only."""
+    for directory in (data_dir, data_dir / "logs"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    files = [path for path in data_dir.rglob("*") if path.is_file()]
+    assert {"stack.json", "journeys.duckdb", "gateway.log"} <= {path.name for path in files}
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
 
 
 def test_printed_curl_returns_journeys_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
@@ -58,6 +69,7 @@ def test_printed_curl_returns_journeys_and_a_restart_keeps_the_data(tmp_path: Pa
     assert first.terminate() == 0, "\n".join(first.seen)
     assert not any(port_open(p) for p in ports.values()), "a process outlived `journeys up`"
     assert any("demo data" in line for line in first.seen)
+    assert_owner_only(data_dir)
 
     second = _up(data_dir, ports)
     try:

@@ -77,3 +77,16 @@ def test_correlation_id_is_read_from_the_record_headers() -> None:
     assert correlation_id_of([("correlation-id", b"\xff\xfe")]) is None
     assert correlation_id_of(None) is None
     assert correlation_id_of([("correlation-id", b"")]) is None
+
+
+async def test_a_reply_naming_another_gateway_is_foreign_and_remembered_once() -> None:
+    outcomes: list[str] = []
+    router = ReplyRouter(on_reply=outcomes.append, instance_id="me")
+    future = router.expect("c1")
+
+    assert router.deliver("c-other", b"x", "other-gateway") == "foreign"
+    assert router.deliver("c-other-2", b"x", "other-gateway") == "foreign"
+    assert router.deliver("c1", b"mine", "me") == "matched"
+    assert await asyncio.wait_for(future, 1) == b"mine"
+    assert router.foreign_requesters == ["other-gateway"]
+    assert outcomes == ["foreign", "foreign", "matched"]
