@@ -9,9 +9,9 @@ from journeys.devstack.embedded_stack import EmbeddedStack, StackSecrets, StackS
 from journeys.devstack.errors import StackError
 from journeys.devstack.kafka_probe import coordinator_probe, metadata_probe
 from journeys.devstack.local_broker import BrokerChoice, LocalBroker, choose_broker
+from journeys.devstack.private_files import make_private
 from journeys.devstack.supervisor import Supervisor, http_ok
 from journeys.devstack.tansu_broker import TansuBroker, find_broker_binary
-from journeys.devstack.private_files import make_private
 
 __all__ = [
     "ApacheKafkaBroker",

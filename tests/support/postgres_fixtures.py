@@ -114,8 +114,9 @@ class PostgresCluster:
         argv = [str(self.bindir / "postgres"), "-D", str(self.data)]
         for name, value in settings.items():
             argv += ["-c", f"{name}={value}"]
+        name = f"postgres-{self.port}"
         self.process = ChildProcess(
-            f"postgres-{self.port}", self._command(*argv), self.root.parent / f"postgres-{self.port}.log",
+            name, self._command(*argv), self.root.parent / f"{name}.log",
             ready=self._accepts, ready_timeout_s=60,
         )  # fmt: skip
         self.process.start()
