@@ -82,7 +82,10 @@ class ReplyReader:
             self._kafka,
             role=f"gateway-{self._partition.partition}",
             group_id=None,  # assigned, never group-managed: no rebalance can move it
-            auto_offset_reset="latest",
+            # start() seeks to the end itself; this only applies when the position falls out of
+            # range (the log was truncated or the broker lost it, e.g. a recycled Tansu): then
+            # read the partition from its start, so no reply written since is skipped.
+            auto_offset_reset="earliest",
         )
         self._consumer = consumer
         try:
@@ -130,6 +133,20 @@ class ReplyReader:
                         record.value or b"",
                         header_text(record.headers, Header.REQUESTER_ID),
                     )
+            if not batches:
+                await self._rewind_if_log_shrank(consumer)
+
+    async def _rewind_if_log_shrank(self, consumer: AIOKafkaConsumer) -> None:
+        # A partition that ends before our position was recreated or truncated under us (a
+        # broker that lost its log, e.g. the recycled Tansu fallback). Apache Kafka answers
+        # such a fetch "out of range" and the consumer resets to the earliest offset itself;
+        # Tansu answers nothing, forever. Either way: read the partition from its start.
+        end = consumer.highwater(self._partition)
+        if end is not None and end < await consumer.position(self._partition):
+            log.warning(
+                "replies partition ends at %d, before our position: reading it from the start", end
+            )
+            await consumer.seek_to_beginning(self._partition)
 
     def _read_failed(self, exc: KafkaError) -> None:
         now = self._clock()

@@ -70,7 +70,9 @@ def up(
     try:
         stack.start(on_starting=lambda name: console.print(f"[dim]starting[/] {name} …"))
         _print_ready(stack)
-        dead = stack.supervisor.watch(lambda: False)
+        dead = stack.watch(
+            lambda: False, on_restart=lambda line: console.print(f"[yellow]Kafka:[/] {line}")
+        )
         if dead is not None:
             console.print(f"[red]error:[/] {dead.name} stopped unexpectedly; see {dead.log_path}")
             code = 1

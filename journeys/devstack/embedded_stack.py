@@ -31,7 +31,8 @@ from journeys.devstack.errors import PortInUse, StackError
 from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
 from journeys.devstack.postgres_cluster import LocalCluster
 from journeys.devstack.processes import journeys_command, port_open
-from journeys.devstack.supervisor import Supervisor, http_ok
+from journeys.devstack.supervisor import Supervised, Supervisor, http_ok
+from journeys.devstack.tansu_recycler import DEFAULT_MAX_MESSAGES, TansuRecycler
 
 DEMO_CUSTOMER = "cust-0000001"
 HOST = "127.0.0.1"
@@ -57,6 +58,9 @@ class StackSettings(BaseSettings):
     #: The store started locally: the DuckDB store server or a private PostgreSQL cluster.
     store: Literal["duckdb", "postgres"] = "duckdb"
     ready_timeout_s: float = 90.0
+    #: Tansu fallback only: restart the broker once a partition holds this many messages
+    #: (journeys/devstack/tansu_recycler.py); 0 never restarts it.
+    tansu_restart_messages: int = Field(default=DEFAULT_MAX_MESSAGES, ge=0)
 
 
 class StackSecrets(BaseModel):
@@ -202,6 +206,33 @@ class EmbeddedStack:
             ready_timeout_s=self.settings.ready_timeout_s,
         )
         end_to_end.wait_ready()
+
+    def watch(
+        self,
+        stop_requested: Callable[[], bool],
+        on_restart: Callable[[str], None] | None = None,
+    ) -> Supervised | None:
+        """Block until a stop is requested (None) or a child dies (returns it).
+
+        On the Tansu fallback the broker is restarted before its retained messages slow it
+        down (see :class:`TansuRecycler`); ``on_restart`` hears about each restart.
+        """
+        recycler = self._tansu_recycler(on_restart)
+        tick = None if recycler is None else recycler.tick
+        return self.supervisor.watch(stop_requested, tick=tick)
+
+    def _tansu_recycler(self, on_restart: Callable[[str], None] | None) -> TansuRecycler | None:
+        limit = self.settings.tansu_restart_messages
+        if self.broker is None or self.broker.broker.kind != "tansu" or limit == 0:
+            return None
+        from journeys.kafka import KafkaSettings
+
+        kafka = KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            profile="embedded",
+            partitions=self.settings.partitions,
+        )
+        return TansuRecycler(self.broker.broker, kafka, max_messages=limit, on_restart=on_restart)
 
     def _kafka_env(self) -> dict[str, str]:
         return {

@@ -62,13 +62,22 @@ class Supervisor:
         return None
 
     def watch(
-        self, stop_requested: Callable[[], bool], interval_s: float = 0.5
+        self,
+        stop_requested: Callable[[], bool],
+        interval_s: float = 0.5,
+        tick: Callable[[], None] | None = None,
     ) -> Supervised | None:
-        """Block until a stop is requested (returns None) or a child dies (returns it)."""
+        """Block until a stop is requested (returns None) or a child dies (returns it).
+
+        ``tick``, when given, runs once per ``interval_s`` between the checks (upkeep such as
+        restarting the Tansu fallback broker).
+        """
         while not stop_requested():
             dead = self.first_exited()
             if dead is not None:
                 return dead
+            if tick is not None:
+                tick()
             time.sleep(interval_s)
         return None
 

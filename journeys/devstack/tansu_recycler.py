@@ -1,0 +1,129 @@
+"""Restart the Tansu fallback broker before the messages it keeps slow it down.
+
+Tansu 0.6.0 (memory storage) keeps every message: it enforces no retention and has no
+DeleteRecords. A fetch costs more the more messages its partition holds, and the gateway reads
+one reply partition that receives every reply, so a local stack at a few hundred lookups/s
+collapsed after about four minutes (issue 13). ``journeys up`` on Tansu therefore watches the
+largest partition and, past ``max_messages``, restarts the broker empty on the same port and
+recreates the topics. The clients reconnect by themselves: the gateway's producer retries, its
+reply reader and the responder find their positions out of range and read the new partitions
+from the start, and the responder rejoins its group. Lookups in flight during the restart may
+fail (503/504); nothing else is lost, because nothing on these topics outlives its deadline.
+
+Apache Kafka needs none of this: it applies the topics' retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from journeys.kafka import KafkaSettings, ensure_topics, product_topics
+
+log = logging.getLogger(__name__)
+
+#: Restart once a partition holds this many messages (the reply partition gets there first).
+#: Measured on Tansu 0.6.0: fetching a partition's tail costs 1 ms at 5k messages and 4 ms at
+#: 60k, and a stack at 300 lookups/s broke down near 70k replies.
+DEFAULT_MAX_MESSAGES = 40_000
+#: How often the partitions' end offsets are read.
+DEFAULT_CHECK_INTERVAL_S = 5.0
+#: Bound on one end-offset query and on recreating the topics.
+KAFKA_CALL_TIMEOUT_S = 10.0
+
+
+class RestartableBroker(Protocol):
+    """The broker being recycled (a :class:`journeys.devstack.TansuBroker`)."""
+
+    name: str
+
+    def start(self) -> object:
+        """Start and wait until it answers."""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop it."""
+
+
+class TansuRecycler:
+    """Watches the largest partition of the product topics; restarts the broker past a limit."""
+
+    def __init__(
+        self,
+        broker: RestartableBroker,
+        kafka: KafkaSettings,
+        *,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        check_interval_s: float = DEFAULT_CHECK_INTERVAL_S,
+        on_restart: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.broker = broker
+        self.kafka = kafka
+        self.max_messages = max_messages
+        self.check_interval_s = check_interval_s
+        self.on_restart = on_restart
+        self.restarts = 0
+        self._clock = clock
+        self._next_check = clock() + check_interval_s
+
+    def tick(self) -> None:
+        """Called from the supervisor's watch loop: check when due, restart when needed."""
+        now = self._clock()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.check_interval_s
+        try:
+            held = asyncio.run(self.largest_partition())
+        except (KafkaError, TimeoutError, OSError) as exc:
+            log.warning("cannot read the broker's end offsets: %s", exc)
+            return
+        if held >= self.max_messages:
+            self.restart(f"a partition holds {held:,} messages (limit {self.max_messages:,})")
+
+    async def largest_partition(self) -> int:
+        """The most messages any partition of the product topics holds."""
+        consumer = AIOKafkaConsumer(
+            client_id=f"{self.kafka.client_id}-recycler", **self.kafka.connection_kwargs()
+        )
+        async with asyncio.timeout(KAFKA_CALL_TIMEOUT_S):
+            await consumer.start()
+            try:
+                # An unsubscribed consumer holds no topic metadata: fetch the cluster's.
+                cluster = await consumer._client.fetch_all_metadata()
+                partitions = [
+                    TopicPartition(topic, p)
+                    for topic in product_topics(self.kafka)
+                    for p in sorted(cluster.partitions_for_topic(topic) or ())
+                ]
+                if not partitions:
+                    return 0
+                ends = await consumer.end_offsets(partitions)
+                starts = await consumer.beginning_offsets(partitions)
+                return max(int(ends[tp]) - int(starts[tp]) for tp in partitions)
+            finally:
+                await consumer.stop()
+
+    def restart(self, why: str) -> None:
+        """Stop the broker, start it empty on the same port and recreate the topics."""
+        started = self._clock()
+        self.broker.stop(timeout=0)  # memory storage: nothing to flush, so no grace period
+        self.broker.start()
+        asyncio.run(self._recreate_topics())
+        self.restarts += 1
+        message = (
+            f"restarted {self.broker.name} ({why}) in {self._clock() - started:.1f} s;"
+            " lookups in flight may have failed"
+        )
+        log.warning("%s", message)
+        if self.on_restart is not None:
+            self.on_restart(message)
+
+    async def _recreate_topics(self) -> None:
+        async with asyncio.timeout(KAFKA_CALL_TIMEOUT_S):
+            await ensure_topics(self.kafka)
