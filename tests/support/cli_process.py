@@ -50,6 +50,16 @@ class LineReader:
                 return line
         raise TimeoutError(f"no line starting {startswith!r}; output:\n" + "\n".join(self.seen))
 
+    def take_available(self) -> list[str]:
+        """Everything printed so far (moved into ``seen``), without waiting."""
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return self.seen
+            if line is not None:
+                self.seen.append(line)
+
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM the process (only the leader: it stops its own children) and wait."""
         if self.proc.poll() is None:
