@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -46,7 +47,7 @@ def columns(bucket_s: float) -> list[str]:
     """The table's header, in :func:`rows` order."""
     first = "minute" if bucket_s == 60 else "m:ss"
     fixed = [first, "requests", "answered", "errors", "p50 ms", "p99 ms", "max ms"]
-    return [*fixed, *(f"{role} MB / %" for role in ROLES), "machine %", "events"]
+    return [*fixed, *(f"{role} MB / %" for role in ROLES), "machine %", "others %", "events"]
 
 
 def rows(document: dict[str, Any]) -> list[list[str]]:
@@ -72,10 +73,20 @@ def rows(document: dict[str, Any]) -> list[list[str]]:
             rss, cpu = sample["rss_mb"].get(role), sample["cpu_pct"].get(role)
             cells.append(f"{_num(rss)} / {_num(cpu)}")
         cells.append(_num(sample["cpu_pct"].get("machine")))
+        cells.append(_num(others_pct(sample["cpu_pct"], document["machine"]["cpus"])))
         inside = [e for e in events if bucket["start_s"] <= e["at_s"] < bucket["end_s"]]
         cells.append(str(len(inside)) if inside else "")
         out.append(cells)
     return out
+
+
+def others_pct(cpu_pct: dict[str, float], cpus: int) -> float | None:
+    """CPU of every process outside the soak (other users of the machine), % of one core:
+    the machine's busy share of all cores minus what the stack and the load generator used."""
+    if "machine" not in cpu_pct:
+        return None
+    ours = sum(v for k, v in cpu_pct.items() if k != "machine")
+    return max(0.0, cpu_pct["machine"] * cpus - ours)
 
 
 def _errors(errors: dict[str, int]) -> str:
@@ -109,6 +120,8 @@ def summary(document: dict[str, Any]) -> dict[str, Any]:
     first = buckets[0]["latency_ms"]["p99"] if buckets else None
     last = buckets[-1]["latency_ms"]["p99"] if buckets else None
     ratio = None if first is None or last is None or first == 0 else last / first
+    p99s = [b["latency_ms"]["p99"] for b in buckets]
+    median = None if not p99s or None in p99s else float(np.median(p99s))
     windows = event_windows(document["events"], EVENT_MARGIN_S)
     inside = 0
     for second, count in document["unanswered_per_second"].items():
@@ -123,6 +136,8 @@ def summary(document: dict[str, Any]) -> dict[str, Any]:
         "p99_first_ms": first,
         "p99_last_ms": last,
         "p99_last_over_first": ratio,
+        "p99_median_ms": median,
+        "p99_last_over_median": None if median is None or last is None else last / median,
         "errors_in_event_windows": inside,
         "errors_outside_event_windows": total_errors - inside,
     }
@@ -132,7 +147,6 @@ def summary_lines(document: dict[str, Any]) -> list[str]:
     """The summary as sentences."""
     s = summary(document)
     broker = document["broker"]
-    ratio = s["p99_last_over_first"]
     idle = document.get("idle_cpu_pct", {})
     by_status = f" ({_errors(s['errors_by_status'])})" if s["errors"] else ""
     return [
@@ -141,12 +155,18 @@ def summary_lines(document: dict[str, Any]) -> list[str]:
         f"requests {s['requests']:,}, answered {s['answered']:,}, errors {s['errors']:,} "
         f"= {s['error_pct']:.3f} %{by_status}",
         f"p99 last interval / first interval: {format_ms(s['p99_last_ms'])} / "
-        f"{format_ms(s['p99_first_ms'])} ms = " + ("∞" if ratio is None else f"x{ratio:.2f}"),
+        f"{format_ms(s['p99_first_ms'])} ms = {_ratio(s['p99_last_over_first'])}; "
+        f"last / median interval ({format_ms(s['p99_median_ms'])} ms): "
+        f"{_ratio(s['p99_last_over_median'])}",
         f"events: {len(document['events'])}; errors due within {EVENT_MARGIN_S:g} s of one: "
         f"{s['errors_in_event_windows']:,}, elsewhere: {s['errors_outside_event_windows']:,}",
         "idle CPU % after the load: "
         + (", ".join(f"{k} {v:.0f}" for k, v in idle.items()) or "not measured"),
     ]
+
+
+def _ratio(value: float | None) -> str:
+    return "∞" if value is None else f"x{value:.2f}"
 
 
 def markdown(document: dict[str, Any]) -> str:
@@ -170,7 +190,8 @@ def markdown(document: dict[str, Any]) -> str:
         "",
         "∞ = that percentile fell on a request without an answer. MB = resident memory; % = CPU "
         "over the interval as % of one core (machine: of all cores). `up` is `journeys up` "
-        "itself (its supervisor).",
+        "itself (its supervisor); others % = CPU of processes outside the soak (the machine's "
+        "busy time minus the stack's and the load generator's), % of one core.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -16,7 +16,7 @@ import pytest
 
 from bench.load_math import bucket_summaries, count_statuses, unanswered_per_second
 from bench.proc_tree import TreeSample, children_by_role, role_of
-from bench.soak_report import event_windows, rows, summary
+from bench.soak_report import event_windows, others_pct, rows, summary
 
 
 def _ten_a_second_for_three_seconds() -> tuple[np.ndarray, np.ndarray, list[int | str]]:
@@ -84,6 +84,7 @@ def _document(events: list[dict[str, Any]], unanswered: dict[str, int]) -> dict[
 
     return {
         "config": {"bucket_s": 60, "rate": 300, "minutes": 2},
+        "machine": {"cpus": 2},
         "broker": {"kind": "tansu", "version": "0.6.0"},
         "buckets": [bucket(0, 40.0, {"200": 18_000}), bucket(60, 50.0, {"200": 17_990, "504": 10})],
         "samples": [
@@ -110,6 +111,14 @@ def test_errors_near_a_restart_are_told_apart_from_the_others() -> None:
     assert result["errors_in_event_windows"] == 7
     assert result["errors_outside_event_windows"] == 3
     assert result["p99_last_over_first"] == pytest.approx(1.25)
+    assert result["p99_median_ms"] == pytest.approx(45.0)
+
+
+def test_the_cpu_of_other_processes_is_the_machine_minus_ours() -> None:
+    # Two cores 80 % busy = 160 % of one core; the soak's processes used 100 + 40 of it.
+    cpu = {"broker": 100.0, "gateway": 40.0, "machine": 80.0}
+    assert others_pct(cpu, cpus=2) == pytest.approx(20.0)
+    assert others_pct({"broker": 10.0}, cpus=2) is None
 
 
 def test_a_row_per_interval_with_every_process_and_the_events_in_it() -> None:
@@ -117,7 +126,7 @@ def test_a_row_per_interval_with_every_process_and_the_events_in_it() -> None:
     first, second = rows(document)
     assert first[:7] == ["1", "18,000", "18,000", "0", "10.00", "40.00", "90"]
     assert first[7] == "117 / 10"  # broker MB / CPU %
-    assert first[-1] == ""
+    assert first[-3:] == ["55", "100", ""]  # machine 55 % of 2 cores = 110 %, 10 of it ours
     assert second[3] == "504: 10"
     assert second[7] == "- / -"  # no sample for that interval
     assert second[-1] == "1"
