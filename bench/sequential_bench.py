@@ -2,7 +2,7 @@
 
     python bench/sequential_bench.py [--requests 1000] [--customers 10000]
 
-Starts the benchmark stack (bench/bench_stack.py: embedded broker, seeded store server,
+Starts the benchmark stack (bench/bench_stack.py: broker (``--broker``), seeded store server,
 responder, gateway and the no-Kafka baseline app), then sends ``--requests`` lookups one after
 the other, for the same customers in the same order, along three paths:
 
@@ -61,14 +61,24 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--broker", choices=["auto", "apache", "tansu"], default="auto")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra env for gateway and responder (e.g. JOURNEYS_KAFKA_FETCH_MAX_WAIT_MS=10)",
+    )
     args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
 
     rng = random.Random(7)
     customers = [f"cust-{rng.randint(1, args.customers):07d}" for _ in range(args.requests)]
     with tempfile.TemporaryDirectory(prefix="seq-bench-") as work:
-        stack = BenchStack(StackConfig(Path(work), customers=args.customers, broker=args.broker))
+        config = StackConfig(Path(work), args.customers, broker=args.broker, extra_env=env)
+        stack = BenchStack(config)
         try:
             stack.start(lambda what: console.print(f"[dim]starting[/] {what}"))
+            broker = stack.broker_info()["label"]
             headers = {"X-API-Key": stack.api_key}
             gateway = f"http://{stack.gateway_targets[0]}"
             direct = f"http://{stack.direct_target}"
@@ -91,7 +101,9 @@ def main() -> None:
         finally:
             stack.stop()
 
-    table = Table(title=f"{args.requests} sequential lookups, load before {load_before}")
+    tuning = " ".join(args.env) or "profile defaults"
+    title = f"{args.requests} sequential lookups, {broker} ({tuning}), load before {load_before}"
+    table = Table(title=title)
     for column in ("path", "p50 ms", "p90 ms", "p99 ms", "mean ms", "p50 / store"):
         table.add_column(column, justify="right" if column != "path" else "left")
     store_p50 = _percentile(results["store"], 50)
