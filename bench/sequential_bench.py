@@ -10,8 +10,10 @@ the other, for the same customers in the same order, along three paths:
 * ``direct``  HTTP to bench/direct_app.py, which calls the store without Kafka;
 * ``kafka``   HTTP to the gateway → Kafka → responder → store → Kafka → gateway.
 
-The store's lookup cache is warmed with one unmeasured pass over the customers first, so every
-path sees the same (warm) cache; the first path measured would otherwise pay all the misses.
+First ``--warm`` seconds of open-loop load on the gateway (unmeasured: Apache Kafka's JIT
+compiler needs tens of seconds of traffic before a request costs what it will). The store's
+lookup cache is warmed with one unmeasured pass over the customers, so every path sees the same
+(warm) cache; the first path measured would otherwise pay all the misses.
 Prints p50/p90/p99/mean per path and each path's ratio to the store lookup alone. It reports;
 it asserts nothing.
 """
@@ -36,7 +38,9 @@ from rich.table import Table
 
 from bench.bench_report import loadavg
 from bench.bench_stack import BenchStack, StackConfig
+from bench.e2e_bench import WARM_RATES, run_phase
 from bench.load_math import nearest_rank
+from bench.loadgen import Plan
 from store import StoreClient
 
 console = Console()
@@ -68,6 +72,13 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="extra env for gateway and responder (e.g. JOURNEYS_KAFKA_FETCH_MAX_WAIT_MS=10)",
     )
+    parser.add_argument(
+        "--warm",
+        type=float,
+        default=30.0,
+        help="unmeasured seconds of open-loop load on the gateway first (Apache Kafka's JIT "
+        "compiler needs it; 0 = none)",
+    )
     args = parser.parse_args()
     env = dict(item.split("=", 1) for item in args.env)
 
@@ -83,6 +94,12 @@ def main() -> None:
             gateway = f"http://{stack.gateway_targets[0]}"
             direct = f"http://{stack.direct_target}"
             results: dict[str, list[float]] = {}
+            if args.warm > 0:
+                rate = WARM_RATES["kafka"]
+                console.print(f"[dim]warm-up[/] {rate:.0f} req/s for {args.warm:g}s")
+                plan = Plan(stack.gateway_targets, stack.api_key, rate=rate, warmup_s=0.0,
+                            duration_s=args.warm, customers=args.customers)  # fmt: skip
+                run_phase(plan, {})
             load_before = loadavg()
             with (
                 StoreClient(stack.store_url, stack.tokens["reader"]) as store,
