@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from journeys.devstack import ChildProcess, Supervisor, choose_broker, http_ok
+from journeys.devstack import ApacheKafkaBroker, ChildProcess, Supervisor, choose_broker, http_ok
 from journeys.devstack.local_broker import BrokerKind
 
 # free_port is re-exported: bench/store_bench.py and store_cache_bench.py import it from here.
@@ -93,6 +93,15 @@ class BenchStack:
         say("first lookups through Kafka")
         for target in [*self.gateway_targets, self.direct_target]:
             self._wait_for_lookup(target)
+
+    def broker_info(self) -> dict[str, str]:
+        """The broker's kind, version and a label for tables (``Apache Kafka 4.1.1``): for
+        Apache Kafka the version the running broker logged, else its jars' version."""
+        if isinstance(self.broker, ApacheKafkaBroker):
+            version = self.broker.reported_version() or self.broker.version
+            return {"kind": "apache", "version": version, "label": f"Apache Kafka {version}"}
+        version = self.broker.version
+        return {"kind": "tansu", "version": version, "label": f"Tansu {version}"}
 
     def _start(self, name: str, child: ChildProcess) -> None:
         self.supervisor.start(child)

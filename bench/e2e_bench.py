@@ -11,8 +11,13 @@ pinned to one CPU and reports its own CPU use and how late it sent; every proces
 from /proc over the measured window. With ``--target`` it drives an already running gateway
 instead (Kafka path only).
 
-Writes ``bench/results/<timestamp>/`` (results.json, results.md, latency.png) and prints the
-tables. It reports; it asserts nothing.
+With ``--brokers tansu,apache`` it runs the whole measurement once per broker, each on a fresh
+stack (same seed, customers and partitions), and reports the brokers side by side
+(bench/broker_report.py): p50/p99 against the baseline of the same stack, CPU ms per request
+of each process, and idle CPU after an unmeasured warm-up.
+
+Writes ``bench/results/<timestamp>/`` (results.json, results.md, latency.png or brokers.png)
+and prints the tables. It reports; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,27 +42,44 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import httpx
 from rich.console import Console
 
+from bench import broker_report
 from bench.bench_report import format_ms, loadavg, machine_info, update_docs, write_report
 from bench.bench_stack import BenchStack, StackConfig
 from bench.loadgen import Plan
 from bench.proc_cpu import CpuSample
 from bench.profiling import Profiler
+from journeys.devstack.local_broker import BrokerKind
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: A path that answers less than this share of the offered rate is not driven any harder.
 SATURATED = 0.5
+#: Offered rate (req/s) of each path's unmeasured warm-up (``--warm``): Apache Kafka's JIT needs
+#: tens of seconds of real load before its CPU per request settles (C2 still compiles after 45 s
+#: at 50 req/s); the direct path saturates at a few hundred req/s, so it is warmed below that.
+WARM_RATES = {"kafka": 500.0, "direct": 200.0}
+#: Defaults of the options that differ between one broker and brokers side by side.
+DEFAULTS = {
+    "one": {"rates": "50,250,500,1000,2000,3000,4000", "duration": 5.0, "idle": 3.0, "warm": 0.0},
+    "side_by_side": {"rates": "50,500,1000", "duration": 10.0, "idle": 20.0, "warm": 30.0},
+}
 # Wide enough for the results table even when stdout is not a terminal (make bench | tee).
 console = Console(width=200) if not Console().is_terminal else Console()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    one, both = DEFAULTS["one"], DEFAULTS["side_by_side"]
     p.add_argument(
         "--rates",
-        default="50,250,500,1000,2000,3000,4000",
-        help="offered rates (req/s), comma-separated",
+        help=f"offered rates (req/s), comma-separated (default {one['rates']}; "
+        f"with --brokers {both['rates']})",
     )
-    p.add_argument("--duration", type=float, default=5.0, help="measured seconds per rate")
+    p.add_argument(
+        "--duration",
+        type=float,
+        help=f"measured seconds per rate (default {one['duration']:g}; "
+        f"with --brokers {both['duration']:g})",
+    )
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each")
     p.add_argument(
         "--closed-concurrency",
@@ -74,6 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["auto", "apache", "tansu"],
         default="auto",
         help="local broker: Apache Kafka when a JDK and its jars are found (auto), or either",
+    )
+    p.add_argument(
+        "--brokers",
+        help="brokers to compare side by side in one run, each on a fresh stack "
+        "(e.g. tansu,apache); overrides --broker",
     )
     p.add_argument(
         "--env",
@@ -101,7 +129,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="py-spy every Python process during this rate's phases",
     )
-    p.add_argument("--idle", type=float, default=3.0, help="seconds of idle CPU measurement")
+    p.add_argument(
+        "--idle",
+        type=float,
+        help=f"seconds of idle CPU measurement (default {one['idle']:g}; "
+        f"with --brokers {both['idle']:g})",
+    )
+    p.add_argument(
+        "--warm",
+        type=float,
+        help="unmeasured seconds of load on every path before the idle measurement "
+        f"(req/s: {WARM_RATES}; default {one['warm']:g}; with --brokers {both['warm']:g})",
+    )
     p.add_argument(
         "--target",
         action="append",
@@ -117,7 +156,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also write the tables and plot into docs/performance.md",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name, value in DEFAULTS["side_by_side" if args.brokers else "one"].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
 
 
 def run_phase(plan: Plan, pids: dict[str, int], profiler: Profiler | None = None) -> dict[str, Any]:
@@ -186,7 +229,14 @@ def measure(args: argparse.Namespace, targets: dict[str, list[str]], api_key: st
         "connections": args.connections,
         "cpu": None if args.loadgen_cpu < 0 else args.loadgen_cpu,
     }
+    warm = {"warmup_s": 0.0, "duration_s": args.warm}
     phases: list[dict[str, Any]] = []
+    if args.warm > 0:
+        for path, urls in targets.items():
+            rate = WARM_RATES.get(path, WARM_RATES["direct"])
+            console.print(f"[dim]{path:>6} warm-up {rate:.0f} req/s for {args.warm:g}s …[/]")
+            run_phase(Plan(targets=urls, mode="open", rate=rate, **base | warm), pids)
+            settle(urls[0], api_key)
     idle = idle_cpu(pids, args.idle) if args.idle > 0 else {}
     saturated: dict[str, float] = {}
     for rate in rates:
@@ -227,6 +277,62 @@ def _one_line(result: dict[str, Any]) -> str:
     )
 
 
+def run_stack(args: argparse.Namespace, broker: BrokerKind, env: dict[str, str],
+              out_dir: Path, machine: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """Start a fresh stack on ``broker``, measure every phase on it, stop it; its document
+    (phases, idle CPU, the broker's kind and version, ``machine`` with the load average
+    before and after this stack)."""
+    started = datetime.now(UTC).isoformat()
+    machine = machine | {"loadavg_before": loadavg()}
+    with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work:
+        stack = BenchStack(
+            StackConfig(
+                work_dir=Path(work),
+                customers=args.customers,
+                responders=args.responders,
+                gateways=args.gateways,
+                partitions=args.partitions,
+                broker=broker,
+                extra_env=env,
+            )
+        )
+        try:
+            stack.start(lambda text: console.print(f"[dim]starting[/] {text} …"))
+            paths = {"direct": [stack.direct_target], "kafka": stack.gateway_targets}
+            wanted = {p: paths[p] for p in args.paths.split(",")}
+            document = measure(args, wanted, stack.api_key, stack.pids, out_dir)
+            document["broker"] = stack.broker_info()
+        finally:
+            stack.stop()
+    return document | {"started_at": started, "machine": machine | {"loadavg_after": loadavg()}}
+
+
+def _brokers(text: str) -> list[BrokerKind]:
+    kinds: list[BrokerKind] = []
+    for name in text.split(","):
+        if name not in ("auto", "apache", "tansu"):
+            raise SystemExit(f"unknown broker {name!r} (apache, tansu, auto)")
+        kinds.append(name)  # type: ignore[arg-type] # checked just above
+    return kinds
+
+
+def side_by_side(args: argparse.Namespace, env: dict[str, str], out_dir: Path,
+                 document: dict[str, Any]) -> None:  # fmt: skip
+    """One fresh stack per broker in ``--brokers``, then their report side by side."""
+    documents = []
+    for kind in _brokers(args.brokers):
+        console.print(f"[bold]broker {kind}[/]")
+        documents.append(run_stack(args, kind, env, out_dir / kind, document["machine"]))
+    document["brokers"] = documents
+    document["machine"]["loadavg_after"] = loadavg()
+    broker_report.write_report(document, out_dir, console)
+    if args.update_docs:
+        docs = BENCH_DIR.parent / "docs"
+        broker_report.update_docs(
+            document, out_dir, docs / "performance.md", docs / "performance" / "brokers.png"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
@@ -239,33 +345,25 @@ def main(argv: list[str] | None = None) -> int:
     hidden = ("api_key", "out", "update_docs")
     config: dict[str, Any] = {k: str(v) for k, v in vars(args).items() if k not in hidden}
     config["env"] = env
+    config["command"] = shlex.join(["python", "bench/e2e_bench.py", *(argv or sys.argv[1:])])
+    document: dict[str, Any] = {
+        "started_at": started.isoformat(), "machine": machine, "config": config
+    }  # fmt: skip
+    if args.brokers:
+        if args.target:
+            console.print("[red]error:[/] --brokers starts its own stacks; not with --target")
+            return 2
+        side_by_side(args, env, out_dir, document)
+        console.print(f"results in {out_dir}")
+        return 0
     if args.target:
         if not args.api_key:
             console.print("[red]error:[/] --target needs --api-key (or JOURNEYS_API_KEY)")
             return 2
-        document = measure(args, {"kafka": args.target}, args.api_key, {}, out_dir)
+        document |= measure(args, {"kafka": args.target}, args.api_key, {}, out_dir)
     else:
-        with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work:
-            stack = BenchStack(
-                StackConfig(
-                    work_dir=Path(work),
-                    customers=args.customers,
-                    responders=args.responders,
-                    gateways=args.gateways,
-                    partitions=args.partitions,
-                    broker=args.broker,
-                    extra_env=env,
-                )
-            )
-            try:
-                stack.start(lambda text: console.print(f"[dim]starting[/] {text} …"))
-                paths = {"direct": [stack.direct_target], "kafka": stack.gateway_targets}
-                wanted = {p: paths[p] for p in args.paths.split(",")}
-                document = measure(args, wanted, stack.api_key, stack.pids, out_dir)
-            finally:
-                stack.stop()
-    machine["loadavg_after"] = loadavg()
-    document |= {"started_at": started.isoformat(), "machine": machine, "config": config}
+        document |= run_stack(args, args.broker, env, out_dir, machine)
+    document["machine"]["loadavg_after"] = loadavg()
     write_report(document, out_dir, console)
     if args.update_docs:
         docs = BENCH_DIR.parent / "docs"
