@@ -21,16 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.proc_tree import children_by_role, start_ticks
-from journeys.devstack import StackSecrets
-from journeys.devstack.processes import free_port
+from journeys.devstack import StackSecrets, free_up_ports
 
-PORT_OPTIONS = (
-    "gateway-port",
-    "broker-port",
-    "store-port",
-    "store-metrics-port",
-    "responder-metrics-port",
-)
 #: ``journeys up`` prints the curl line last, once a real lookup has gone through Kafka.
 READY_PREFIX = "curl "
 _BROKER_LINE = re.compile(r"Kafka: (Apache Kafka|Tansu) (\S+)")
@@ -55,7 +47,7 @@ class UpProcess:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.ports = {name: free_port() for name in PORT_OPTIONS}
+        self.ports = free_up_ports()
         command = Path(sys.executable).with_name("journeys")
         if not command.exists():
             raise FileNotFoundError(f"no journeys console script at {command} (make install)")

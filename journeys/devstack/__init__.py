@@ -5,7 +5,13 @@ Development tooling only: production processes never import it (the CLI imports 
 
 from journeys.devstack.apache_kafka import ApacheKafkaBroker, find_apache_kafka, pinned_version
 from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.embedded_stack import EmbeddedStack, StackSecrets, StackSettings, StackUrls
+from journeys.devstack.embedded_stack import (
+    EmbeddedStack,
+    StackSecrets,
+    StackSettings,
+    StackUrls,
+    free_up_ports,
+)
 from journeys.devstack.errors import StackError
 from journeys.devstack.kafka_probe import coordinator_probe, metadata_probe
 from journeys.devstack.local_broker import BrokerChoice, LocalBroker, choose_broker
@@ -29,6 +35,7 @@ __all__ = [
     "coordinator_probe",
     "find_apache_kafka",
     "find_broker_binary",
+    "free_up_ports",
     "http_ok",
     "make_private",
     "metadata_probe",

@@ -30,7 +30,7 @@ from journeys.devstack.child_process import ChildProcess
 from journeys.devstack.errors import PortInUse, StackError
 from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
 from journeys.devstack.postgres_cluster import LocalCluster
-from journeys.devstack.processes import journeys_command, port_open
+from journeys.devstack.processes import free_port, journeys_command, port_open
 from journeys.devstack.supervisor import Supervised, Supervisor, http_ok
 from journeys.devstack.tansu_recycler import DEFAULT_MAX_MESSAGES, TansuRecycler
 
@@ -61,6 +61,16 @@ class StackSettings(BaseSettings):
     #: Tansu fallback only: restart the broker once a partition holds this many messages
     #: (journeys/devstack/tansu_recycler.py); 0 never restarts it.
     tansu_restart_messages: int = Field(default=DEFAULT_MAX_MESSAGES, ge=0)
+
+
+def free_up_ports() -> dict[str, int]:
+    """A free 127.0.0.1 port for every port option of ``journeys up``, by option name.
+
+    One option per ``*_port`` field of :class:`StackSettings` (``gateway-port`` …): what the
+    tests and the soak pass to run a whole stack beside other ones.
+    """
+    fields = [name for name in StackSettings.model_fields if name.endswith("_port")]
+    return {name.replace("_", "-"): free_port() for name in fields}
 
 
 class StackSecrets(BaseModel):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from journeys.devstack import free_up_ports
 from tests.support.cli_process import LineReader
-from tests.support.processes import free_port, journeys_command, port_open
+from tests.support.processes import journeys_command, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -41,16 +42,7 @@ def assert_owner_only(data_dir: Path) -> None:
 def test_printed_curl_returns_journeys_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed, so the printed command cannot be run as printed")
-    ports = {
-        name: free_port()
-        for name in (
-            "gateway-port",
-            "broker-port",
-            "store-port",
-            "store-metrics-port",
-            "responder-metrics-port",
-        )
-    }
+    ports = free_up_ports()
     data_dir = tmp_path / "data"
 
     first = _up(data_dir, ports)

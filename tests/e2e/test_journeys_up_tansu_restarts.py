@@ -17,18 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from journeys.devstack import free_up_ports
 from tests.support.cli_process import LineReader
-from tests.support.processes import free_port, journeys_command, port_open
+from tests.support.processes import journeys_command, port_open
 
 pytestmark = pytest.mark.e2e
 
-PORT_OPTIONS = (
-    "gateway-port",
-    "broker-port",
-    "store-port",
-    "store-metrics-port",
-    "responder-metrics-port",
-)
 RESTARTS_WANTED = 2
 #: Upper bound on the whole load phase; the test ends as soon as RESTARTS_WANTED are seen.
 LOAD_BOUND_S = 240.0
@@ -63,7 +57,7 @@ async def _lookups_until(
 
 
 def test_journeys_up_on_tansu_restarts_the_broker_and_keeps_answering(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in PORT_OPTIONS}
+    ports = free_up_ports()
     data_dir = tmp_path / "data"
     up = _up_on_tansu(data_dir, ports)
     statuses: list[int] = []
