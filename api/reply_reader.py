@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from api.errors import KafkaUnavailable
 from api.reply_router import ReplyRouter, correlation_id_of, header_text
 from journeys.contract import Header
-from journeys.kafka import KafkaSettings, create_consumer
+from journeys.kafka import KafkaSettings, create_consumer, read_from_start_if_truncated
 
 log = logging.getLogger(__name__)
 
@@ -134,19 +134,8 @@ class ReplyReader:
                         header_text(record.headers, Header.REQUESTER_ID),
                     )
             if not batches:
-                await self._rewind_if_log_shrank(consumer)
-
-    async def _rewind_if_log_shrank(self, consumer: AIOKafkaConsumer) -> None:
-        # A partition that ends before our position was recreated or truncated under us (a
-        # broker that lost its log, e.g. the recycled Tansu fallback). Apache Kafka answers
-        # such a fetch "out of range" and the consumer resets to the earliest offset itself;
-        # Tansu answers nothing, forever. Either way: read the partition from its start.
-        end = consumer.highwater(self._partition)
-        if end is not None and end < await consumer.position(self._partition):
-            log.warning(
-                "replies partition ends at %d, before our position: reading it from the start", end
-            )
-            await consumer.seek_to_beginning(self._partition)
+                position = await consumer.position(self._partition)
+                await read_from_start_if_truncated(consumer, self._partition, position)
 
     def _read_failed(self, exc: KafkaError) -> None:
         now = self._clock()

@@ -21,7 +21,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 from aiokafka.structs import TopicPartition
 
-from journeys.kafka import create_consumer, create_producer, ensure_topics, leave_group
+from journeys.kafka import (
+    create_consumer,
+    create_producer,
+    ensure_topics,
+    leave_group,
+    read_from_start_if_truncated,
+)
 from responder.batch import BatchHandler
 from responder.errors import ResponderStartError
 from responder.inbound import InboundRecord
@@ -245,20 +251,10 @@ class Responder:
                     position = await consumer.position(tp)
             except (KafkaError, TimeoutError):
                 continue
-            if highwater < position:
-                await self._read_from_start(consumer, tp, highwater)
+            if await read_from_start_if_truncated(consumer, tp, position):
                 continue
             lag[(tp.topic, tp.partition)] = highwater - position
         self._metrics.set_lag(lag)
-
-    @staticmethod
-    async def _read_from_start(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> None:
-        # The partition ends before our position: the broker lost or truncated its log (e.g.
-        # the recycled Tansu fallback), and an offset committed or rewound to before that
-        # points past its end. Apache Kafka answers such a fetch "out of range" and the
-        # consumer resets itself; Tansu answers nothing, forever. Read it from its start.
-        log.warning("%s ends at %d, before our position: reading it from the start", tp, end)
-        await consumer.seek_to_beginning(tp)
 
     @staticmethod
     def _require(client: _T | None) -> _T:

@@ -8,6 +8,7 @@ from journeys.kafka.clients import (
     create_producer,
     leave_group,
     producer_kwargs,
+    read_from_start_if_truncated,
 )
 from journeys.kafka.errors import (
     BrokerError,
@@ -34,5 +35,6 @@ __all__ = [
     "leave_group",
     "producer_kwargs",
     "product_topics",
+    "read_from_start_if_truncated",
     "topic_configs",
 ]
