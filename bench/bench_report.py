@@ -22,6 +22,19 @@ COLUMNS = (
 _SUT = ("broker", "gateway", "responder", "store", "direct")
 
 
+def machine_name(machine: dict[str, Any]) -> str:
+    """ "AMD EPYC, 2 CPUs, 23.5 GiB": the machine of a report, from :func:`machine_info`."""
+    return f"{machine['cpu_model']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB"
+
+
+def machine_and_load(machine: dict[str, Any]) -> str:
+    """The machine and its load average before and after the run, for a report's first line."""
+    return (
+        f"{machine_name(machine)}; load average before {machine['loadavg_before']}, "
+        f"after {machine.get('loadavg_after')}"
+    )
+
+
 def machine_info() -> dict[str, Any]:
     """CPU model and count, memory, kernel, and the load average before the run."""
     model = "unknown"
@@ -169,10 +182,7 @@ def markdown(document: dict[str, Any]) -> str:
     machine = document["machine"]
     broker = document.get("broker", {}).get("label", "broker not known (--target)")
     lines = [
-        f"Run {document['started_at']} ({broker}) on {machine['cpu_model']}, "
-        f"{machine['cpus']} CPUs, "
-        f"{machine['memory_gib']} GiB; load average before {machine['loadavg_before']}, "
-        f"after {machine.get('loadavg_after')}.",
+        f"Run {document['started_at']} ({broker}) on {machine_and_load(machine)}.",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),

@@ -16,7 +16,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.bench_report import copy_plot, format_ms, markdown, open_phase, replace_block
+from bench.bench_report import (
+    copy_plot,
+    format_ms,
+    machine_name,
+    markdown,
+    open_phase,
+    replace_block,
+)
 
 #: Processes whose CPU per request is shown (prefixes of the names in ``cpu_pct``).
 PROCESSES = ("broker", "gateway", "responder", "store", "loadgen")
@@ -157,7 +164,7 @@ def markdown_table(document: dict[str, Any]) -> str:
     lines = [
         f"Run {document['started_at']}: `{document['config']['command']}`",
         "",
-        f"Machine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
+        f"Machine: {machine_name(machine)}, "
         f"Linux {machine['kernel']}, Python {machine['python']}. Load average (1/5/15 min) "
         f"before and after each broker's stack: {loads}.",
         "",

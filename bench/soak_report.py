@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.bench_report import format_ms
+from bench.bench_report import format_ms, machine_and_load
 
 #: The processes shown, in this order (roles of bench/proc_tree.py; ``up`` is `journeys up`).
 ROLES = ("broker", "store", "responder", "gateway", "up", "loadgen")
@@ -174,9 +174,7 @@ def markdown(document: dict[str, Any]) -> str:
     machine = document["machine"]
     head = columns(document["config"]["bucket_s"])
     lines = [
-        f"Soak {document['started_at']} on {machine['cpu_model']}, {machine['cpus']} CPUs, "
-        f"{machine['memory_gib']} GiB; load average before {machine['loadavg_before']}, "
-        f"after {machine.get('loadavg_after')}.",
+        f"Soak {document['started_at']} on {machine_and_load(machine)}.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
