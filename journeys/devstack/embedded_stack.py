@@ -240,9 +240,10 @@ class EmbeddedStack:
             return None
         from journeys.kafka import KafkaSettings
 
+        # The same broker, profile and partitions the children get from _kafka_env().
         kafka = KafkaSettings(
             bootstrap_servers=self.bootstrap_servers,
-            profile="embedded",
+            profile=self.kafka_profile,
             partitions=self.settings.partitions,
         )
         return TansuRecycler(
