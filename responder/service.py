@@ -154,7 +154,7 @@ class Responder:
             records = [record for part in batches.values() for record in part]
             if records:
                 await self.process(records)
-            await self._maybe_update_lag(consumer)
+            await self._check_positions(consumer)
         log.info("responder stopping after %d batches", self.batches)
 
     async def process(self, records: Sequence[InboundRecord]) -> None:
@@ -230,7 +230,7 @@ class Responder:
             except (KafkaError, AssertionError) as exc:  # not assigned any more
                 log.warning("cannot rewind %s to %d: %s", tp, offset, exc)
 
-    async def _maybe_update_lag(self, consumer: AIOKafkaConsumer) -> None:
+    async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
         if now < self._next_lag_at:
             return
@@ -245,8 +245,20 @@ class Responder:
                     position = await consumer.position(tp)
             except (KafkaError, TimeoutError):
                 continue
-            lag[(tp.topic, tp.partition)] = max(highwater - position, 0)
+            if highwater < position:
+                await self._read_from_start(consumer, tp, highwater)
+                continue
+            lag[(tp.topic, tp.partition)] = highwater - position
         self._metrics.set_lag(lag)
+
+    @staticmethod
+    async def _read_from_start(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> None:
+        # The partition ends before our position: the broker lost or truncated its log (e.g.
+        # the recycled Tansu fallback), and an offset committed or rewound to before that
+        # points past its end. Apache Kafka answers such a fetch "out of range" and the
+        # consumer resets itself; Tansu answers nothing, forever. Read it from its start.
+        log.warning("%s ends at %d, before our position: reading it from the start", tp, end)
+        await consumer.seek_to_beginning(tp)
 
     @staticmethod
     def _require(client: _T | None) -> _T:

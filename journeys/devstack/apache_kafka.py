@@ -26,9 +26,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
+from journeys.devstack.broker_process import BrokerProcess
 from journeys.devstack.child_process import ChildProcess
 from journeys.devstack.errors import StackError
 from journeys.devstack.kafka_probe import coordinator_probe, metadata_probe
@@ -151,11 +151,18 @@ def find_apache_kafka(env: Mapping[str, str] | None = None) -> KafkaInstall:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: a random UUID, base64url without padding (what kafka-storage makes)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: a random UUID, base64url without padding (what kafka-storage makes).
+
+    Like Kafka's own ``Uuid.randomUuid``, never one starting with "-": the storage tool's
+    argument parser would read it as an option (1 run in 64 failed to start the broker).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
-class ApacheKafkaBroker:
+class ApacheKafkaBroker(BrokerProcess):
     """One Apache Kafka KRaft node on ``host:port``; a context manager.
 
     ``optimise=False`` runs the JIT's quick tier only (less CPU to start, slower at full
@@ -194,7 +201,7 @@ class ApacheKafkaBroker:
         self.overrides = dict(overrides or {})
         self.optimise = optimise
         self.controller_port = 0
-        self._process: ChildProcess | None = None
+        super().__init__()
 
     @property
     def bootstrap_servers(self) -> str:
@@ -299,34 +306,9 @@ class ApacheKafkaBroker:
         found = re.findall(r"Kafka version: (\S+)", text)
         return found[-1] if found else None
 
-    def running(self) -> bool:
-        """True while the broker process is alive."""
-        return self._process is not None and self._process.running()
-
-    def exit_code(self) -> int | None:
-        """None while running, else the exit code."""
-        return None if self._process is None else self._process.exit_code()
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's process id, when started."""
-        return None if self._process is None else self._process.pid
-
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM (a controlled shutdown), SIGKILL after ``timeout``; remove an owned dir."""
-        process, self._process = self._process, None
-        code = None if process is None else process.stop(timeout)
+        code = super().stop(timeout)
         if self._owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         return code
-
-    def __enter__(self) -> ApacheKafkaBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

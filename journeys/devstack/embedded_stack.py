@@ -122,6 +122,8 @@ class EmbeddedStack:
         self.logs = self.data_dir / "logs"
         self.secrets = StackSecrets.load_or_create(self.data_dir / "stack.json")
         self.broker: BrokerChoice | None = None
+        #: The processes that talk to Kafka (responder, gateway), once started.
+        self.kafka_clients: list[ChildProcess] = []
         if settings.external_kafka is None:
             self.broker = choose_broker(
                 settings.broker,
@@ -194,8 +196,9 @@ class EmbeddedStack:
             else:
                 self.supervisor.start(self._store(), on_starting)
             self._seed_if_empty(on_starting)
-        self.supervisor.start(self._responder(), on_starting)
-        self.supervisor.start(self._gateway(), on_starting)
+        self.kafka_clients = [self._responder(), self._gateway()]
+        for client in self.kafka_clients:
+            self.supervisor.start(client, on_starting)
         if on_starting is not None:
             on_starting("first lookup through Kafka")
         end_to_end = ChildProcess(
@@ -232,7 +235,13 @@ class EmbeddedStack:
             profile="embedded",
             partitions=self.settings.partitions,
         )
-        return TansuRecycler(self.broker.broker, kafka, max_messages=limit, on_restart=on_restart)
+        return TansuRecycler(
+            self.broker.broker,
+            kafka,
+            max_messages=limit,
+            clients=self.kafka_clients,
+            on_restart=on_restart,
+        )
 
     def _kafka_env(self) -> dict[str, str]:
         return {

@@ -16,9 +16,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
+from journeys.devstack.broker_process import BrokerProcess
 from journeys.devstack.child_process import ChildProcess
 from journeys.devstack.errors import StackError
 from journeys.devstack.kafka_probe import metadata_probe
@@ -47,7 +47,7 @@ def find_broker_binary() -> str:
     )
 
 
-class TansuBroker:
+class TansuBroker(BrokerProcess):
     """One Tansu broker process on ``host:port`` with memory storage; a context manager.
 
     :meth:`stop` is idempotent and safe after a failed start.
@@ -71,7 +71,7 @@ class TansuBroker:
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"tansu-{self.port}.log"
         self.ready_timeout = ready_timeout
         self.name = f"kafka broker (Tansu {VERSION}, short demos only)"
-        self._process: ChildProcess | None = None
+        super().__init__()
 
     @property
     def bootstrap_servers(self) -> str:
@@ -105,32 +105,3 @@ class TansuBroker:
             self._process = None
             raise BrokerStartError(str(exc)) from exc
         return self
-
-    def running(self) -> bool:
-        """True while the broker process is alive."""
-        return self._process is not None and self._process.running()
-
-    def exit_code(self) -> int | None:
-        """None while running, else the exit code."""
-        return None if self._process is None else self._process.exit_code()
-
-    @property
-    def pid(self) -> int | None:
-        """The broker's process id, when started."""
-        return None if self._process is None else self._process.pid
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the broker, wait up to ``timeout``, then SIGKILL it."""
-        process, self._process = self._process, None
-        return None if process is None else process.stop(timeout)
-
-    def __enter__(self) -> TansuBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

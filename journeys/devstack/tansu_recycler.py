@@ -5,10 +5,14 @@ DeleteRecords. A fetch costs more the more messages its partition holds, and the
 one reply partition that receives every reply, so a local stack at a few hundred lookups/s
 collapsed after about four minutes (issue 13). ``journeys up`` on Tansu therefore watches the
 largest partition and, past ``max_messages``, restarts the broker empty on the same port and
-recreates the topics. The clients reconnect by themselves: the gateway's producer retries, its
-reply reader and the responder find their positions out of range and read the new partitions
-from the start, and the responder rejoins its group. Lookups in flight during the restart may
-fail (503/504); nothing else is lost, because nothing on these topics outlives its deadline.
+recreates the topics. The Kafka clients (gateway, responder) are paused with SIGSTOP meanwhile:
+otherwise their first metadata request would auto-create a topic with Tansu's default
+partition count before ours exist. Resumed, they reconnect by themselves: the gateway's
+producer retries, its reply reader finds its partition ending before its position and reads it
+from the start, and the responder rejoins its group (half a session timeout on Tansu) and,
+with no committed offsets left, reads the new partitions from the start. Lookups in flight
+during the restart may fail (503/504); nothing else is lost, because nothing on these topics
+outlives its deadline.
 
 Apache Kafka needs none of this: it applies the topics' retention.
 """
@@ -16,9 +20,11 @@ Apache Kafka needs none of this: it applies the topics' retention.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -50,6 +56,27 @@ class RestartableBroker(Protocol):
         """Stop it."""
 
 
+class Pausable(Protocol):
+    """A Kafka client process of the stack (a :class:`journeys.devstack.ChildProcess`)."""
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the process."""
+
+
+@contextlib.contextmanager
+def paused(clients: Sequence[Pausable]) -> Iterator[None]:
+    """SIGSTOP ``clients`` for the block; SIGCONT them on every path."""
+    stopped: list[Pausable] = []
+    try:
+        for client in clients:
+            client.signal(signal.SIGSTOP)
+            stopped.append(client)
+        yield
+    finally:
+        for client in stopped:
+            client.signal(signal.SIGCONT)
+
+
 class TansuRecycler:
     """Watches the largest partition of the product topics; restarts the broker past a limit."""
 
@@ -60,6 +87,7 @@ class TansuRecycler:
         *,
         max_messages: int = DEFAULT_MAX_MESSAGES,
         check_interval_s: float = DEFAULT_CHECK_INTERVAL_S,
+        clients: Sequence[Pausable] = (),
         on_restart: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -67,6 +95,7 @@ class TansuRecycler:
         self.kafka = kafka
         self.max_messages = max_messages
         self.check_interval_s = check_interval_s
+        self.clients = clients
         self.on_restart = on_restart
         self.restarts = 0
         self._clock = clock
@@ -112,16 +141,18 @@ class TansuRecycler:
     def restart(self, why: str) -> None:
         """Stop the broker, start it empty on the same port and recreate the topics."""
         started = self._clock()
-        self.broker.stop(timeout=0)  # memory storage: nothing to flush, so no grace period
-        self.broker.start()
-        asyncio.run(self._recreate_topics())
+        with paused(self.clients):
+            self.broker.stop(timeout=0)  # memory storage: nothing to flush, no grace period
+            self.broker.start()
+            asyncio.run(self._recreate_topics())
         self.restarts += 1
         message = (
             f"restarted {self.broker.name} ({why}) in {self._clock() - started:.1f} s;"
             " lookups in flight may have failed"
         )
-        log.warning("%s", message)
-        if self.on_restart is not None:
+        if self.on_restart is None:
+            log.warning("%s", message)
+        else:
             self.on_restart(message)
 
     async def _recreate_topics(self) -> None:

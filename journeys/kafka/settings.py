@@ -36,14 +36,16 @@ FETCH_MAX_WAIT_MS: dict[str, int] = {"embedded": 5, "apache": 500}
 
 #: Consumer-group session timeout and heartbeat interval (ms) per profile. Tansu holds a
 #: JoinGroup for about half the session timeout before it completes a rebalance (measured:
-#: 10 s session -> 5 s first join, 6 s -> 3 s), so the embedded profile uses a shorter session
-#: with quicker heartbeats; Apache Kafka keeps aiokafka's defaults.
+#: 10 s session -> 5 s first join, 6 s -> 3 s, 2 s -> 1 s). Every recycle of the Tansu
+#: fallback (journeys/devstack/tansu_recycler.py) is such a join, and lookups wait through it,
+#: so the embedded profile uses a 2 s session with quick heartbeats (one local responder, no
+#: network in between); Apache Kafka keeps aiokafka's defaults.
 #: Producer acknowledgements per profile: Apache Kafka ``all`` (what idempotence needs; on one
 #: local node it costs nothing more than ``1``), Tansu ``1``.
 PRODUCER_ACKS: dict[str, Literal["0", "1", "all"]] = {"embedded": "1", "apache": "all"}
 
-SESSION_TIMEOUT_MS: dict[str, int] = {"embedded": 6_000, "apache": 10_000}
-HEARTBEAT_INTERVAL_MS: dict[str, int] = {"embedded": 500, "apache": 3_000}
+SESSION_TIMEOUT_MS: dict[str, int] = {"embedded": 2_000, "apache": 10_000}
+HEARTBEAT_INTERVAL_MS: dict[str, int] = {"embedded": 400, "apache": 3_000}
 
 
 class KafkaSettings(BaseSettings):
