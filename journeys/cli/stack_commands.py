@@ -98,8 +98,11 @@ def _say_which_broker(stack: EmbeddedStack) -> None:
     if broker.kind == "apache":
         console.print(f"Kafka: Apache Kafka {broker.version} (KRaft, one node) on {broker.port}")
         return
-    console.print(f"[yellow]Kafka: Tansu {broker.version} — no Apache Kafka here:[/]")
-    console.print(f"[yellow]  {stack.broker.fallback_reason}[/]")
+    if stack.broker.fallback_reason is None:  # chosen with JOURNEYS_UP_BROKER=tansu
+        console.print(f"[yellow]Kafka: Tansu {broker.version} (JOURNEYS_UP_BROKER=tansu):[/]")
+    else:
+        console.print(f"[yellow]Kafka: Tansu {broker.version} — no Apache Kafka here:[/]")
+        console.print(f"[yellow]  {stack.broker.fallback_reason}[/]")
     console.print(f"[yellow]  {TANSU_WARNING}[/]")
 
 

@@ -35,9 +35,10 @@ from journeys.kafka import KafkaSettings, ensure_topics, product_topics
 log = logging.getLogger(__name__)
 
 #: Restart once a partition holds this many messages (the reply partition gets there first).
-#: Measured on Tansu 0.6.0: fetching a partition's tail costs 1 ms at 5k messages and 4 ms at
-#: 60k, and a stack at 300 lookups/s broke down near 70k replies.
-DEFAULT_MAX_MESSAGES = 40_000
+#: Measured with bench/soak.py at 300 lookups/s: Tansu's CPU climbs from 65 % of a core in the
+#: first minute (about 18k replies held) to 96 % in the second, after which the responder
+#: starves and lookups slow down; 12k keeps it below that (a restart every ~40 s at 300/s).
+DEFAULT_MAX_MESSAGES = 12_000
 #: How often the partitions' end offsets are read.
 DEFAULT_CHECK_INTERVAL_S = 5.0
 #: Bound on one end-offset query and on recreating the topics.
