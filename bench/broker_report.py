@@ -29,8 +29,9 @@ from bench.bench_report import (
 PROCESSES = ("broker", "gateway", "responder", "store", "loadgen")
 #: The system under test: every process but the load generator (as in bench_report).
 SUT = ("broker", "gateway", "responder", "store", "direct")
-#: Processes whose idle CPU is shown (the load generator is not running then).
-IDLE = ("broker", "gateway", "responder", "store", "direct", "machine")
+#: Processes whose idle CPU is shown (the load generator is not running then); ``jit`` is the
+#: broker's JIT compiler threads, a part of ``broker`` (see bench/proc_cpu.py).
+IDLE = ("broker", "jit", "gateway", "responder", "store", "direct", "machine")
 
 
 def cpu_ms_per_request(phase: dict[str, Any], prefixes: tuple[str, ...]) -> float | None:
@@ -94,6 +95,9 @@ def _rate_rows(documents: list[dict[str, Any]], rate: float) -> list[list[str]]:
     for process in PROCESSES:
         cells = ["-" if k is None else _ms(cpu_ms_per_request(k, (process,))) for k in kafka]
         rows.append([f"CPU ms/req {process}", *cells])
+        if process == "broker":
+            jit = ["-" if k is None else _ms(cpu_ms_per_request(k, ("jit",))) for k in kafka]
+            rows.append(["… of which JIT compiler", *jit])
     sut = ["-" if k is None else _ms(cpu_ms_per_request(k, SUT)) for k in kafka]
     rows.append(["CPU ms/req all but loadgen", *sut])
     return [[f"{rate:.0f}" if i == 0 else "", *row] for i, row in enumerate(rows)]
@@ -122,7 +126,9 @@ def _idle_rows(documents: list[dict[str, Any]]) -> list[list[str]]:
             idle = document.get("idle_cpu_pct", {})
             values = [v for k, v in idle.items() if k.startswith(process)]
             cells.append(f"{sum(values):.1f}" if values else "-")
-        name = "machine busy % (of all cores)" if process == "machine" else f"CPU % {process}"
+        name = {"machine": "machine busy % (of all cores)", "jit": "… of which JIT compiler"}.get(
+            process, f"CPU % {process}"
+        )
         rows.append(["idle" if i == 0 else "", name, *cells])
     return rows
 
@@ -146,8 +152,9 @@ NOTES = (
     "Open loop, latency from the scheduled send. Baseline = bench/direct_app.py on the same "
     "stack (the lookup without Kafka). CPU ms/req = CPU of that process over the measured "
     "window per answered request, idle polling included (at 50 req/s it is mostly idle "
-    "polling). CPU % is of one core. Idle = no requests, after an unmeasured warm-up; the "
-    "load generator is not running then."
+    "polling). \"Of which JIT compiler\": the part of the broker's CPU spent by the JVM's "
+    "C1/C2 compiler threads (a warm-up cost; Tansu has none). CPU % is of one core. Idle = no "
+    "requests, after an unmeasured warm-up; the load generator is not running then."
 )
 
 
@@ -160,13 +167,15 @@ def markdown_table(document: dict[str, Any]) -> str:
         f"{d['machine'].get('loadavg_after')}"
         for d in documents
     )
+    warm = ", ".join(f"{d['broker']['label']} {d.get('warm_s', 0):g} s" for d in documents)
     columns = header(documents)
     lines = [
         f"Run {document['started_at']}: `{document['config']['command']}`",
         "",
         f"Machine: {machine_name(machine)}, "
         f"Linux {machine['kernel']}, Python {machine['python']}. Load average (1/5/15 min) "
-        f"before and after each broker's stack: {loads}.",
+        f"before and after each broker's stack: {loads}. Unmeasured warm-up on the Kafka path "
+        f"before the idle measurement: {warm}.",
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),

@@ -10,8 +10,9 @@ the other, for the same customers in the same order, along three paths:
 * ``direct``  HTTP to bench/direct_app.py, which calls the store without Kafka;
 * ``kafka``   HTTP to the gateway → Kafka → responder → store → Kafka → gateway.
 
-First ``--warm`` seconds of open-loop load on the gateway (unmeasured: Apache Kafka's JIT
-compiler needs tens of seconds of traffic before a request costs what it will). The store's
+First ``--warm`` seconds of open-loop load on the gateway (unmeasured; per broker by default,
+see ``bench.e2e_bench.WARM_S``: Apache Kafka's JIT compiler needs a minute of traffic before a
+request costs what it will, Tansu slows down with every message it retains). The store's
 lookup cache is warmed with one unmeasured pass over the customers, so every path sees the same
 (warm) cache; the first path measured would otherwise pay all the misses.
 Prints p50/p90/p99/mean per path and each path's ratio to the store lookup alone. It reports;
@@ -38,7 +39,7 @@ from rich.table import Table
 
 from bench.bench_report import loadavg
 from bench.bench_stack import BenchStack, StackConfig
-from bench.e2e_bench import WARM_RATES, run_phase
+from bench.e2e_bench import WARM_RATE, WARM_S, run_phase
 from bench.load_math import nearest_rank
 from bench.loadgen import Plan
 from store import StoreClient
@@ -75,9 +76,8 @@ def main() -> None:
     parser.add_argument(
         "--warm",
         type=float,
-        default=30.0,
-        help="unmeasured seconds of open-loop load on the gateway first (Apache Kafka's JIT "
-        "compiler needs it; 0 = none)",
+        help="unmeasured seconds of open-loop load on the gateway first (default per broker: "
+        f"{WARM_S}; Apache Kafka's JIT compiler needs it, Tansu slows down with it)",
     )
     args = parser.parse_args()
     env = dict(item.split("=", 1) for item in args.env)
@@ -94,11 +94,11 @@ def main() -> None:
             gateway = f"http://{stack.gateway_targets[0]}"
             direct = f"http://{stack.direct_target}"
             results: dict[str, list[float]] = {}
-            if args.warm > 0:
-                rate = WARM_RATES["kafka"]
-                console.print(f"[dim]warm-up[/] {rate:.0f} req/s for {args.warm:g}s")
-                plan = Plan(stack.gateway_targets, stack.api_key, rate=rate, warmup_s=0.0,
-                            duration_s=args.warm, customers=args.customers)  # fmt: skip
+            warm_s = WARM_S[stack.broker.kind] if args.warm is None else args.warm
+            if warm_s > 0:
+                console.print(f"[dim]warm-up[/] {WARM_RATE:.0f} req/s for {warm_s:g}s")
+                plan = Plan(stack.gateway_targets, stack.api_key, rate=WARM_RATE, warmup_s=0.0,
+                            duration_s=warm_s, customers=args.customers)  # fmt: skip
                 run_phase(plan, {})
             load_before = loadavg()
             with (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from bench import broker_report
 from bench.bench_report import replace_block
+from bench.proc_cpu import CpuSample, process_cpu_s, threads_cpu_s
 
 
 def _phase(
@@ -37,6 +39,7 @@ def _phase(
 def _document(kind: str, label: str, broker_cpu: float) -> dict[str, Any]:
     return {
         "broker": {"kind": kind, "version": "x", "label": label},
+        "warm_s": 5.0 if kind == "tansu" else 60.0,
         "machine": {"loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]},
         "idle_cpu_pct": {
             "broker": broker_cpu / 10,
@@ -56,6 +59,7 @@ def _document(kind: str, label: str, broker_cpu: float) -> dict[str, Any]:
                 30.0,
                 {
                     "broker": broker_cpu,
+                    "jit": broker_cpu / 4,
                     "gateway-0": 10.0,
                     "responder-0": 5.0,
                     "store": 5.0,
@@ -101,6 +105,7 @@ def test_rows_put_the_brokers_side_by_side_per_rate() -> None:
     assert _row(rows, "50", "baseline p50 / p99 ms") == ["5.00 / 10.00", "5.00 / 10.00"]
     assert _row(rows, "50", "÷ baseline p50 / p99") == ["x2.00 / x3.00", "x2.00 / x3.00"]
     assert _row(rows, "50", "CPU ms/req broker") == ["4.00", "8.00"]
+    assert _row(rows, "50", "… of which JIT compiler") == ["1.00", "2.00"]
     assert _row(rows, "50", "CPU ms/req loadgen") == ["0.40", "0.40"]
     assert _row(rows, "50", "CPU ms/req all but loadgen") == ["8.00", "12.00"]
 
@@ -140,6 +145,7 @@ def test_markdown_table_carries_the_command_machine_and_load() -> None:
     assert "`python bench/e2e_bench.py --brokers tansu,apache`" in text
     assert "| req/s | measure | Tansu 0.6.0 | Apache Kafka 9 |" in text
     assert "Tansu 0.6.0 [1.0, 1.0, 1.0] → [2.0, 1.0, 1.0]" in text
+    assert "warm-up on the Kafka path before the idle measurement: Tansu 0.6.0 5 s," in text
 
 
 def test_replace_block_rewrites_only_its_own_markers(tmp_path: Path) -> None:
@@ -153,3 +159,21 @@ def test_replace_block_rewrites_only_its_own_markers(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="no <!-- c:begin -->"):
         replace_block(doc, "c", "x")
+
+
+def test_jit_threads_are_counted_apart_and_only_for_the_broker() -> None:
+    sample = CpuSample.take({"broker": os.getpid(), "store": os.getpid()})
+    # This Python process has no JVM compiler threads: its JIT share is zero, not missing.
+    assert sample.processes["jit"] == 0.0
+    assert set(sample.processes) == {"broker", "store", "jit"}
+    assert "jit" not in CpuSample.take({"store": os.getpid()}).processes
+
+
+def test_thread_cpu_sums_the_named_threads_of_a_live_process_only() -> None:
+    everything = threads_cpu_s(os.getpid(), ("",))
+    process = process_cpu_s(os.getpid())  # read after: it counts every thread, ended ones too
+    assert everything is not None
+    assert process is not None
+    assert 0.0 < everything <= process  # starting pytest alone takes more than one tick
+    assert threads_cpu_s(os.getpid(), ("no thread is called this",)) == 0.0
+    assert threads_cpu_s(2**22 + 12345, ("",)) is None  # above any pid_max Linux allows (2**22)
