@@ -50,6 +50,16 @@ class GatewaySettings(BaseSettings):
         default=256, ge=1, description="Requests awaiting a reply at once; beyond it: 429."
     )
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After on 429 and 503.")
+    reply_unhealthy_after_ms: int = Field(
+        default=2_000,
+        ge=100,
+        description="Reads of the reply partition failing this long: /readyz 503, lookups 503.",
+    )
+    reply_reconnect_after_ms: int = Field(
+        default=10_000,
+        ge=100,
+        description="Reads failing this long: the reply reader is restarted (fresh consumer).",
+    )
 
     # The demo page (/) and ops page (/ops): docs/demo-and-ops.md. Off in production (404).
     demo_pages: bool = Field(default=False, description="Serve / (demo) and /ops (live figures).")

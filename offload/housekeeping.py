@@ -57,7 +57,7 @@ from offload.progress import (
 from offload.settings import OffloadSettings
 
 if TYPE_CHECKING:
-    from store import StoreClient
+    from store import JourneyStore
 
 RUNS = f"{CLOSED_TABLE}/_runs"
 STARTED, MANIFEST, AUDITED, DONE = "_started.json", "_manifest.json", "_audited.json", "_done.json"
@@ -290,7 +290,7 @@ def _remove_from_table(
     )
 
 
-def _keys_still_in_store(client: StoreClient, keys: pa.Table) -> pa.Array:
+def _keys_still_in_store(client: JourneyStore, keys: pa.Table) -> pa.Array:
     """The run's keys the store still holds (joined): rows the purge kept because they changed.
 
     Rare (only when the purge deleted fewer rows than the run holds), so a scan is fine; the

@@ -52,6 +52,7 @@ class FakeKafka:
 
     respond: Responder | None = None
     is_connected: bool = True
+    is_readable: bool = True
     send_error: Exception | None = None
     send_hangs: bool = False
     sent: list[SentRequest] = field(default_factory=list)
@@ -75,7 +76,10 @@ class FakeKafka:
         self.release.set()
 
     def connected(self) -> bool:
-        return self.is_connected
+        return self.is_connected and self.replies_readable()
+
+    def replies_readable(self) -> bool:
+        return self.is_readable
 
     async def ready(self) -> bool:
         return self.is_connected

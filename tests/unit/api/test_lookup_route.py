@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from api import create_app
 from journeys.contract import CONTRACT_VERSION, Header, decode_request
 from tests.support.fake_kafka import FakeKafka, SentRequest, reply_value
-from tests.support.gateway_app import Gateway
+from tests.support.gateway_app import Gateway, answer_with_journeys, gateway_settings
 from tests.support.journey_rows import reply_journey
 
 TRACEPARENT_RE = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -47,7 +48,9 @@ async def test_request_is_produced_with_customer_key_contract_value_and_headers(
         Header.DEADLINE,
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
+        Header.REQUESTER_ID,
     }
+    assert sent.headers[Header.REQUESTER_ID] == gateway.state.router.instance_id
     assert uuid.UUID(hex=sent.correlation_id).version == 4
     assert len(sent.correlation_id) == 32
     assert sent.headers[Header.REPLY_PARTITION] == "3"
@@ -118,6 +121,12 @@ def _answering(value: bytes) -> Callable[[SentRequest], bytes]:
             "the journey store is unavailable; retry later",
         ),
         (reply_value("expired"), 504, "the request expired before it was looked up"),
+        (
+            reply_value("too_large", error="the reply would be 2000000 bytes, over 1000000"),
+            500,
+            "the journeys of customer cust-1 exceed this service's reply size limit; "
+            "a narrower status filter may fit (retrying the same request does not help)",
+        ),
         (b"{not json", 502, "the responder sent a reply this gateway cannot read"),
         (reply_value("weird"), 502, "the responder sent a reply this gateway cannot read"),
         (reply_value("ok", journeys=[{"journey_id": "x"}]), 502, None),
@@ -168,8 +177,23 @@ async def test_readyz_is_200_when_connected_and_503_when_not(gateway: Gateway) -
     assert not_ready.json()["checks"]["kafka_connected"] is False
 
 
-async def test_lifespan_starts_and_stops_the_kafka_link(start_gateway: Callable[..., Any]) -> None:
-    gateway: Gateway = await start_gateway()
+async def test_lifespan_starts_and_stops_the_kafka_link() -> None:
+    kafka = FakeKafka(respond=answer_with_journeys)
+    app = create_app(gateway_settings(), link_factory=kafka.bind)
 
-    assert gateway.kafka.started
-    assert not gateway.kafka.stopped
+    async with app.router.lifespan_context(app):
+        running = (kafka.started, kafka.stopped)
+
+    assert running == (True, False)
+    assert kafka.stopped
+
+
+async def test_lifespan_stops_the_kafka_link_when_the_app_fails() -> None:
+    kafka = FakeKafka(respond=answer_with_journeys)
+    app = create_app(gateway_settings(), link_factory=kafka.bind)
+
+    with pytest.raises(RuntimeError, match="serving failed"):
+        async with app.router.lifespan_context(app):
+            raise RuntimeError("serving failed")
+
+    assert kafka.stopped
