@@ -1,6 +1,7 @@
 """Offload settings as the Airflow DAGs see them: an Airflow connection and variable first.
 
-Connection ``journeys_store`` (host, port, password = offloader token, extra ``{"tls": true}``)
+Connection ``journeys_store`` (host, port, password = offloader token, extra ``{"tls": true}``;
+type ``postgres`` with login and schema for a PostgreSQL store)
 and variable ``journeys_lake_uri`` win over the ``JOURNEYS_OFFLOAD_*`` environment. Airflow is
 imported inside the function: ``offload`` itself runs without Airflow, and the DAG
 files call this only inside tasks (reading connections and variables is I/O, never at parse
@@ -28,4 +29,7 @@ def settings_from_airflow() -> OffloadSettings:
         store_token=conn.password,
         store_extra=conn.extra_dejson,
         lake_uri=lake_uri,
+        store_conn_type=conn.conn_type,
+        store_login=conn.login,
+        store_database=conn.schema,
     )

@@ -67,19 +67,29 @@ def settings_with_overrides(
     store_token: str | None = None,
     store_extra: dict[str, Any] | None = None,
     lake_uri: str | None = None,
+    store_conn_type: str | None = None,
+    store_login: str | None = None,
+    store_database: str | None = None,
 ) -> OffloadSettings:
     """Settings from ``JOURNEYS_OFFLOAD_*`` with a scheduler's values on top.
 
     The DAGs pass Airflow's connection ``journeys_store`` (host, port, password = offloader
     token, extra ``{"tls": true, "timeout_s": 30, "tls_root_cert": "/ca.pem"}``) and variable
-    ``journeys_lake_uri``; anything None comes from the environment.
+    ``journeys_lake_uri``; anything None comes from the environment. A connection of type
+    ``postgres`` names a PostgreSQL store (login = the offloader role, schema = the database).
     """
     overrides: dict[str, Any] = {}
     if store_host is not None:
         extra = store_extra or {}
-        scheme = "grpc+tls" if extra.get("tls") else "grpc"
         store: dict[str, Any] = {
-            "url": f"{scheme}://{store_host}:{store_port or 8815}",
+            "url": _store_url(
+                store_conn_type,
+                store_host,
+                store_port,
+                store_login,
+                store_database,
+                tls=bool(extra.get("tls")),
+            ),
             "token": store_token or "",
         }
         for key in ("timeout_s", "tls_root_cert"):
@@ -89,3 +99,20 @@ def settings_with_overrides(
     if lake_uri:
         overrides["lake_uri"] = lake_uri
     return OffloadSettings(**overrides)
+
+
+def _store_url(
+    conn_type: str | None,
+    host: str,
+    port: int | None,
+    login: str | None,
+    database: str | None,
+    *,
+    tls: bool,
+) -> str:
+    """The store URL of an Airflow connection: Flight by default, PostgreSQL by type."""
+    if conn_type in ("postgres", "postgresql"):
+        user = f"{login}@" if login else ""
+        return f"postgresql://{user}{host}:{port or 5432}/{database or 'journeys'}"
+    scheme = "grpc+tls" if tls else "grpc"
+    return f"{scheme}://{host}:{port or 8815}"

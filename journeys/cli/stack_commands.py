@@ -41,6 +41,10 @@ def up(
         str | None,
         typer.Option(help="Reader token for --store-url.", envvar="JOURNEYS_STORE_TOKEN"),
     ] = None,
+    airflow: Annotated[
+        bool, typer.Option(help="Also run Airflow 3 with the offload DAGs (data/airflow).")
+    ] = False,
+    airflow_port: Annotated[int, typer.Option(help="Airflow UI port (--airflow).")] = 8080,
 ) -> None:
     """Start broker, store (with demo data), responder and gateway; Ctrl-C stops them all."""
     overrides: dict[str, Any] = {
@@ -55,6 +59,8 @@ def up(
         "external_store_url": store_url,
         "external_store_token": store_token,
         "store": store,
+        "airflow": airflow,
+        "airflow_port": airflow_port,
     }
     if store not in ("duckdb", "postgres"):
         console.print(f"[red]error:[/] --store must be duckdb or postgres, not {store!r}")
@@ -116,6 +122,12 @@ def _print_ready(stack: EmbeddedStack) -> None:
         f"API key    {urls.api_key}",
         f"Logs       {stack.logs}",
     ]
+    if stack.airflow is not None:
+        lines += [
+            f"Airflow    {stack.airflow.url}",
+            f"  login    admin / {stack.secrets.airflow_password}",
+            f"  lake     {stack.data_dir / 'lake'} (journeys sql reads it)",
+        ]
     console.print(Panel("\n".join(lines), title="journeys is up", expand=False))
     console.print("Try it (Ctrl-C stops everything):")
     # Plain print: rich would wrap a long line, and this one is meant to be pasted whole.

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journeys.devstack.child_process import ChildProcess
 from journeys.devstack.errors import PortInUse, StackError
+from journeys.devstack.local_airflow import LocalAirflow, StoreConnection
 from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
 from journeys.devstack.postgres_cluster import LocalCluster
 from journeys.devstack.processes import free_port, journeys_command, port_open
@@ -61,6 +62,10 @@ class StackSettings(BaseSettings):
     #: Tansu fallback only: restart the broker once a partition holds this many messages
     #: (journeys/devstack/tansu_recycler.py); 0 never restarts it.
     tansu_restart_messages: int = Field(default=DEFAULT_MAX_MESSAGES, ge=0)
+    #: Also run Airflow 3 (``airflow standalone``) with the offload DAGs, on ``airflow_port``.
+    airflow: bool = False
+    airflow_port: int = 8080
+    airflow_ready_timeout_s: float = 300.0
 
 
 def free_up_ports() -> dict[str, int]:
@@ -81,13 +86,22 @@ class StackSecrets(BaseModel):
     offloader_token: str
     admin_token: str
     api_key: str
+    #: Airflow's ``admin`` login and its JWT signing key (``journeys up --airflow``); made on
+    #: the first start that lacks them, so older data directories keep their other secrets.
+    airflow_password: str = Field(default_factory=lambda: secrets.token_urlsafe(12))
+    airflow_jwt_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @classmethod
     def load_or_create(cls, path: Path) -> StackSecrets:
         """Read ``path``, or make new random secrets and write them there (mode 0600)."""
         if path.exists():
-            return cls.model_validate_json(path.read_text())
-        made = cls(**{name: secrets.token_urlsafe(24) for name in cls.model_fields})
+            stored = json.loads(path.read_text())
+            loaded = cls.model_validate(stored)
+            if set(stored) == set(cls.model_fields):
+                return loaded
+            made = loaded  # written back with the secrets it lacked
+        else:
+            made = cls(**{name: secrets.token_urlsafe(24) for name in cls.model_fields})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(json.dumps(made.model_dump(), indent=2))
@@ -134,6 +148,8 @@ class EmbeddedStack:
         self.broker: BrokerChoice | None = None
         #: The processes that talk to Kafka (responder, gateway), once started.
         self.kafka_clients: list[ChildProcess] = []
+        #: The local Airflow (``--airflow``), once configured.
+        self.airflow: LocalAirflow | None = None
         if settings.external_kafka is None:
             self.broker = choose_broker(
                 settings.broker,
@@ -190,6 +206,8 @@ class EmbeddedStack:
             wanted["store"] = s.store_port
             if s.store == "duckdb":
                 wanted["store metrics"] = s.store_metrics_port
+        if s.airflow:
+            wanted["Airflow"] = s.airflow_port
         for what, port in wanted.items():
             if not _port_free(port):
                 raise PortInUse(what, port)
@@ -219,6 +237,8 @@ class EmbeddedStack:
             ready_timeout_s=self.settings.ready_timeout_s,
         )
         end_to_end.wait_ready()
+        if self.settings.airflow:
+            self._start_airflow(on_starting)
 
     def watch(
         self,
@@ -367,6 +387,38 @@ class EmbeddedStack:
             ready=http_ok(f"{self.urls.api}/readyz"),
             ready_timeout_s=s.ready_timeout_s,
         )
+
+    def _start_airflow(self, on_starting: Callable[[str], None] | None) -> None:
+        """Migrate, set the connection and variable, then run ``airflow standalone``."""
+        if self.settings.external_store_url is not None:
+            raise StackError("--airflow runs the offload DAGs against the local store only")
+        if on_starting is not None:
+            on_starting("Airflow metadata database, connection journeys_store, variable")
+        self.airflow = LocalAirflow(
+            self.data_dir / "airflow",
+            self.settings.airflow_port,
+            password=self.secrets.airflow_password,
+            jwt_secret=self.secrets.airflow_jwt_secret,
+            offload_env={  # what the connection and variable do not say
+                "JOURNEYS_OFFLOAD_CATALOG_PATH": str(self.data_dir / "analytics.duckdb"),
+                "JOURNEYS_OFFLOAD_METRICS_DIR": str(self.data_dir / "metrics"),
+            },
+            log_path=self.logs / "airflow.log",
+            ready_timeout_s=self.settings.airflow_ready_timeout_s,
+        )
+        self.airflow.prepare()
+        self.airflow.configure(self._store_connection(), str(self.data_dir / "lake"))
+        self.supervisor.start(self.airflow.process(), on_starting)
+
+    def _store_connection(self) -> StoreConnection:
+        port, token = self.settings.store_port, self.secrets.offloader_token
+        if self.settings.store == "postgres":
+            from journeys.devstack.postgres_cluster import DATABASE
+
+            return StoreConnection(
+                "postgres", HOST, port, token, login="journeys_offloader", schema=DATABASE
+            )
+        return StoreConnection("generic", HOST, port, token)
 
     def stop(self, on_stopping: Callable[[str], None] | None = None) -> None:
         """Stop every process this stack started, newest first."""

@@ -1,0 +1,118 @@
+"""``journeys up --airflow``: the Airflow UI shows both DAGs and a nightly run triggered there
+fills the Iceberg table ``journeys_open`` with exactly the store's open journeys."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from journeys.devstack import free_up_ports
+from store import StoreClient
+from tests.support.browser import screenshot
+from tests.support.cli_process import LineReader
+from tests.support.offload_lake import offload_settings, open_table
+from tests.support.processes import journeys_command
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.airflow]
+
+NIGHTLY, WEEKEND = "journeys_nightly_offload", "journeys_weekend_housekeeping"
+_RUN_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class AirflowUp:
+    url: str
+    password: str
+    data_dir: Path
+    store_port: int
+
+
+@pytest.fixture
+def journeys_up_airflow(tmp_path: Path) -> Iterator[AirflowUp]:
+    """``journeys up --airflow`` on free ports with 200 demo customers, stopped after the test."""
+    ports = free_up_ports()
+    data_dir = tmp_path / "data"
+    args = ["up", "--data-dir", str(data_dir), "--demo-customers", "200", "--airflow"]
+    for option, port in ports.items():
+        args += [f"--{option}", str(port)]
+    up = LineReader(journeys_command(*args))
+    try:
+        up.wait_for_line("curl ", timeout=900)  # Airflow's migration is slow on a busy box
+        seen = "\n".join(up.seen)
+        url = re.search(r"Airflow\s+(http://127\.0\.0\.1:\d+)", seen)
+        login = re.search(r"login\s+admin / (\S+)", seen)
+        assert url is not None, seen
+        assert login is not None, seen
+        assert url.group(1) == f"http://127.0.0.1:{ports['airflow-port']}"
+        yield AirflowUp(url.group(1), login.group(1), data_dir, ports["store-port"])
+    except BaseException:
+        up.kill()
+        raise
+    assert up.terminate() == 0, "\n".join(up.seen)
+    assert any("stopped Airflow" in line for line in up.seen), "\n".join(up.seen)
+
+
+def _api_token(url: str, password: str) -> str:
+    answer = httpx.post(
+        f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30
+    )
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def _wait_for_manual_run(url: str, token: str) -> dict[str, object]:
+    """The nightly DAG's manual run once it has finished (success or failure)."""
+    deadline = time.monotonic() + _RUN_TIMEOUT_S
+    headers = {"Authorization": f"Bearer {token}"}
+    runs: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        answer = httpx.get(
+            f"{url}/api/v2/dags/{NIGHTLY}/dagRuns", headers=headers, timeout=30
+        ).json()
+        runs = [run for run in answer["dag_runs"] if run["run_type"] == "manual"]
+        if runs and runs[0]["state"] in ("success", "failed"):
+            return runs[0]
+        time.sleep(2)
+    raise AssertionError(f"the triggered run did not finish in {_RUN_TIMEOUT_S} s: {runs}")
+
+
+def test_airflow_ui_shows_both_dags_and_a_triggered_nightly_run_fills_journeys_open(
+    page: Page, journeys_up_airflow: AirflowUp
+) -> None:
+    airflow = journeys_up_airflow
+    page.set_default_timeout(60_000)
+    page.goto(f"{airflow.url}/")
+    page.locator('input[name="username"]').fill("admin")
+    page.locator('input[name="password"]').fill(airflow.password)
+    page.locator('button[type="submit"]').click()
+
+    page.goto(f"{airflow.url}/dags")
+    expect(page.get_by_role("link", name=NIGHTLY, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=WEEKEND, exact=True)).to_be_visible()
+    screenshot(page, "airflow-dags-on-journeys-up.png")
+
+    page.get_by_role("link", name=NIGHTLY, exact=True).click()
+    page.get_by_role("button", name=re.compile(r"^Trigger")).first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name=re.compile(r"^Trigger")).last.click()
+
+    run = _wait_for_manual_run(airflow.url, _api_token(airflow.url, airflow.password))
+    page.reload()
+    screenshot(page, "airflow-nightly-run-on-journeys-up.png")
+    assert run["state"] == "success", json.dumps(run)
+
+    secrets = json.loads((airflow.data_dir / "stack.json").read_text())
+    with StoreClient(f"grpc://127.0.0.1:{airflow.store_port}", secrets["reader_token"]) as store:
+        stats = store.stats()
+    assert stats.rows_open > 0
+    settings = offload_settings(airflow.data_dir)  # the lake journeys up gives Airflow
+    assert open_table(settings).num_rows == stats.rows_open
