@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
@@ -17,9 +18,11 @@ from tests.support.offload_lake import (
     by_key,
     closed_table,
     demo_rows,
+    offload_settings,
     open_table,
 )
 from tests.support.offload_store import PrivateStore
+from tests.support.postgres_fixtures import create_store_database, make_pg_tokens, running_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -130,3 +133,42 @@ def test_weekend_dag_runs_with_airflow_connection_and_moves_closed_rows(
     assert snapshot.summary is not None
     assert snapshot.summary.additional_properties[RUN_ID].startswith("housekeeping-manual__")
     assert_invariant(store.rows(), closed, by_key(before))
+
+
+def test_both_dags_run_against_a_postgresql_store_by_a_postgres_connection(
+    airflow_home: AirflowHome, tmp_path: Path
+) -> None:
+    with running_cluster() as cluster:
+        tokens = make_pg_tokens(cluster)
+        pg = create_store_database(cluster, tokens)
+        settings = offload_settings(
+            tmp_path, url=pg.url_for("offloader"), token=tokens["offloader"]
+        )
+        with pg.client("writer") as writer:
+            writer.upsert(demo_rows(80))
+        with pg.client("offloader") as reader:
+            before = reader.scan(status="all").read_all().cast(JOURNEY_SCHEMA)
+        connection = {  # as an operator sets it: type postgres, the offloader role, the database
+            "conn_type": "postgres",
+            "host": "127.0.0.1",
+            "port": cluster.port,
+            "login": "journeys_offloader",
+            "schema": pg.dbname,
+            "password": tokens["offloader"],
+        }
+        env = {
+            "AIRFLOW_CONN_JOURNEYS_STORE": json.dumps(connection),
+            "AIRFLOW_VAR_JOURNEYS_LAKE_URI": settings.lake_uri,
+            "JOURNEYS_OFFLOAD_CATALOG_PATH": str(settings.catalog_path),
+            "JOURNEYS_OFFLOAD_METRICS_DIR": str(settings.metrics_dir),
+        }
+        for dag_id in ("journeys_nightly_offload", "journeys_weekend_housekeeping"):
+            result = airflow_home.airflow("dags", "test", dag_id, "2026-11-21", env=env)
+            assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        with pg.client("offloader") as reader:
+            after = reader.scan(status="all").read_all().cast(JOURNEY_SCHEMA)
+
+    open_rows = before.filter(pc.equal(before["status"], "open"))
+    assert by_key(open_table(settings)) == by_key(open_rows)
+    assert_invariant(after, closed_table(settings), by_key(before))
+    assert after.num_rows == open_rows.num_rows  # the closed rows left the store
