@@ -9,12 +9,18 @@ min/max are shown); housekeeping moves the closed rows out of the store, so it r
 Target on a 2-core machine: ≥ 1M rows/s for the nightly snapshot. A second table splits each
 job's wall time by step (write = store scan + Parquet encoding, audit, publish/purge, clean),
 and the machine's load average is printed: on a shared 2-core box the figures move with it.
+
+Iceberg next to plain Parquet, in the same run: each nightly run is preceded by the same write
+and audit without the Iceberg commit (``write_open_snapshot`` + ``audit_open_snapshot``: the
+pre-Iceberg path's work minus its pointer-file switch). The bound: the Iceberg nightly keeps
+≥ 0.9x that rate. Peak RSS is the benchmark process's (store server excluded).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -27,7 +33,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from offload import JobSummary, run_housekeeping, run_nightly
+from offload import (
+    JobSummary,
+    audit_open_snapshot,
+    run_housekeeping,
+    run_nightly,
+    write_open_snapshot,
+)
 from store import generate_journeys
 from tests.support.offload_lake import ANCHOR, offload_settings
 from tests.support.offload_store import private_store
@@ -103,7 +115,13 @@ def main() -> None:
         load_before = os.getloadavg()
         nightly: list[JobSummary] = []
         nightly_steps: list[dict[str, float]] = []
+        parquet_only: list[tuple[int, int, float]] = []  # rows, bytes, seconds
+        run_nightly(settings, RUN_DATE, force=True)  # warm-up, untimed: creates the tables
         for _ in range(args.runs):
+            started = time.perf_counter()
+            written = write_open_snapshot(settings, RUN_DATE, force=True)
+            audit_open_snapshot(settings, written.path)
+            parquet_only.append((written.rows, written.bytes, time.perf_counter() - started))
             timer = StepTimer()
             nightly.append(run_nightly(settings, RUN_DATE, force=True, observer=timer))
             nightly_steps.append(timer.finish())
@@ -115,6 +133,8 @@ def main() -> None:
 
     base_rate = statistics.median(rows / seconds for rows, seconds in baseline)
     closed_rate = closed_baseline[0] / closed_baseline[1]
+    parquet_rates = [rows / seconds for rows, _, seconds in parquet_only]
+    parquet_mb = [size / seconds / 1e6 for _, size, seconds in parquet_only]
     table = Table(title=f"offload throughput, {seeded:,} journeys seeded (2 cores)")
     for column in ("what", "rows", "seconds", "rows/s (median)", "min-max rows/s", "MB/s",
                    "vs scan baseline"):  # fmt: skip
@@ -128,6 +148,15 @@ def main() -> None:
         "",
         "",
         "1.00",
+    )
+    table.add_row(
+        f"Parquet files only, no commit ({args.runs} runs)",
+        f"{parquet_only[0][0]:,}",
+        f"{statistics.median(s for _, _, s in parquet_only):.2f}",
+        f"{statistics.median(parquet_rates):,.0f}",
+        f"{min(parquet_rates):,.0f}-{max(parquet_rates):,.0f}",
+        f"{statistics.median(parquet_mb):,.1f}",
+        f"{statistics.median(parquet_rates) / base_rate:.2f}",
     )
     median_run = sorted(nightly, key=lambda run: run.rows_per_s)[len(nightly) // 2]
     table.add_row(
@@ -176,6 +205,11 @@ def main() -> None:
     )
     target = "met" if statistics.median(rates) >= 1_000_000 else "NOT met"
     console.print(f"nightly target ≥ 1,000,000 rows/s: {target}")
+    ratio = statistics.median(rates) / statistics.median(parquet_rates)
+    bound = "met" if ratio >= 0.9 else "NOT met"
+    console.print(f"Iceberg nightly / Parquet files only: {ratio:.2f}x (bound ≥ 0.90x: {bound})")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    console.print(f"peak RSS of the benchmark process: {peak_mib:,.0f} MiB")
 
 
 if __name__ == "__main__":
