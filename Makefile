@@ -8,7 +8,7 @@ RUNTIME := $(VENV)/.installed-runtime
 # --inexact keeps uv itself (installed by pip into the same venv) when syncing.
 SYNC    := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 
-.PHONY: install test lint imports typecheck pytest up bench bench-brokers soak lock clean kafka
+.PHONY: install test lint imports typecheck pytest up airflow bench bench-brokers soak lock clean kafka
 
 # Apache Kafka (the broker of tests, benchmarks and `journeys up`): the jars of the version
 # pinned in journeys/devstack/kafka-pom.xml, fetched from Maven Central by Maven into .cache/.
@@ -69,6 +69,9 @@ test: lint imports typecheck pytest
 
 up: $(RUNTIME) kafka
 	$(VENV)/bin/journeys up
+
+airflow: $(STAMP) kafka
+	$(VENV)/bin/journeys up --airflow
 
 bench: $(STAMP) kafka
 	$(PY) bench/e2e_bench.py
