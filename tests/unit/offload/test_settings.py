@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from offload import OffloadSettings
+from offload.settings import settings_with_overrides
 
 
 def test_settings_come_from_the_offload_prefix_with_a_nested_store(
@@ -42,3 +43,34 @@ def test_the_store_token_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JOURNEYS_OFFLOAD_STORE__TOKEN", raising=False)
     with pytest.raises(ValidationError, match="store"):
         OffloadSettings()
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "login", "database", "extra", "url"),
+    [
+        ("generic", None, None, {}, "grpc://store:8815"),
+        ("generic", None, None, {"tls": True}, "grpc+tls://store:8815"),
+        ("postgres", "journeys_offloader", "journeys", {},
+         "postgresql://journeys_offloader@store:8815/journeys"),
+    ],
+)  # fmt: skip
+def test_an_airflow_connection_names_a_flight_or_a_postgresql_store(
+    monkeypatch: pytest.MonkeyPatch,
+    conn_type: str,
+    login: str | None,
+    database: str | None,
+    extra: dict[str, object],
+    url: str,
+) -> None:
+    monkeypatch.delenv("JOURNEYS_OFFLOAD_STORE__URL", raising=False)
+    settings = settings_with_overrides(
+        store_host="store",
+        store_port=8815,
+        store_token="offloader-token-0123456789",
+        store_extra=extra,
+        store_conn_type=conn_type,
+        store_login=login,
+        store_database=database,
+    )
+    assert settings.store.url == url
+    assert settings.store.token.get_secret_value() == "offloader-token-0123456789"
