@@ -50,7 +50,7 @@ def test_init_is_idempotent_records_versions_and_hash_partitions_by_customer(
     store = create_store_database(postgres_cluster, postgres_tokens)  # init ran once (4 parts)
     admin_url = postgres_cluster.url(store.dbname)
     assert init_store(admin_url, postgres_cluster.password, partitions=8) == []
-    assert _admin_rows(store, "SELECT version FROM journeys_schema_version") == [(1,)]
+    assert _admin_rows(store, "SELECT version FROM journeys_schema_version") == [(1,), (2,)]
     strategy = _admin_rows(
         store,
         "SELECT p.partstrat, a.attname FROM pg_partitioned_table p JOIN pg_attribute a "
