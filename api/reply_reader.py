@@ -33,6 +33,11 @@ from journeys.kafka import KafkaSettings, create_consumer, read_from_start_if_tr
 
 log = logging.getLogger(__name__)
 
+#: A read that returns nothing for this long checks whether the partition now ends before the
+#: reader's position (the broker lost its log); waiting requests are then sent again, so the
+#: check is frequent. It reads only what the last fetch response said (no broker request).
+_IDLE_CHECK_MS = 200
+
 
 class ReplyReaderFailed(Exception):
     """Reads of the reply partition kept failing for longer than the reader may retry."""
@@ -120,7 +125,7 @@ class ReplyReader:
     async def _read_forever(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             try:
-                batches = await consumer.getmany(self._partition, timeout_ms=1_000)
+                batches = await consumer.getmany(self._partition, timeout_ms=_IDLE_CHECK_MS)
             except KafkaError as exc:
                 self._read_failed(exc)
                 await asyncio.sleep(0.2)
@@ -135,7 +140,8 @@ class ReplyReader:
                     )
             if not batches:
                 position = await consumer.position(self._partition)
-                await read_from_start_if_truncated(consumer, self._partition, position)
+                if await read_from_start_if_truncated(consumer, self._partition, position):
+                    self._router.replies_lost()
 
     def _read_failed(self, exc: KafkaError) -> None:
         now = self._clock()

@@ -18,6 +18,14 @@ Every gateway process has a random :attr:`ReplyRouter.instance_id`; requests car
 both read every reply on it, so each sees the other's replies: those are counted ``foreign``,
 logged once per other instance and listed by :attr:`ReplyRouter.foreign_requesters` (``/readyz``
 shows them), so the misconfiguration is visible instead of looking like stray replies.
+
+When the reader finds its partition ending before its position, the broker lost the log (a
+recycled Tansu, an unclean leader election): replies written to the lost part will never
+arrive, and requests not yet read from a lost request log will never be answered.
+:meth:`ReplyRouter.replies_lost` fails every waiting request with :class:`RepliesLost`, and
+:class:`api.requester.Requester` sends each again (same correlation id, same deadline) instead
+of letting it run into its deadline. A lookup is read-only, so a second answer is harmless: it
+is counted ``duplicate``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ RECENT_CAPACITY: Final = 65_536
 #: How many other instances' ids are remembered (and shown on /readyz) at most.
 FOREIGN_CAPACITY: Final = 16
 _CORRELATION_HEADER: Final = Header.CORRELATION_ID
+
+
+class RepliesLost(Exception):
+    """The reply log was lost under this request: send it again."""
 
 
 def _ignore(outcome: str) -> None:
@@ -132,6 +144,18 @@ class ReplyRouter:
         if answered is None:
             return "unknown"
         return "duplicate" if answered else "late"
+
+    def replies_lost(self) -> int:
+        """The reply partition lost its log: fail every waiting request with :class:`RepliesLost`.
+
+        Returns how many were waiting; each is expected to send again and call :meth:`expect`.
+        """
+        waiting = [future for future in self._pending.values() if not future.done()]
+        for future in waiting:
+            future.set_exception(RepliesLost())
+        if waiting:
+            log.warning("the reply log was lost: %d waiting requests are sent again", len(waiting))
+        return len(waiting)
 
     def cancel_all(self) -> None:
         """Give up every waiting request (shutdown)."""

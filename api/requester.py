@@ -3,9 +3,12 @@
 The request path, in order: refuse at once when over the in-flight bound (429) or not connected
 (503); register the correlation id; produce with key = customer id and the contract headers,
 bounded by the deadline (a broker that cannot take it → 503); await the reply until the deadline
-(→ 504); map the reply status. Replies are decoded with orjson and checked just enough to answer
-(status, journeys list, priorities): the responder validated every journey against the contract,
-so re-validating them with pydantic per request would only add latency.
+(→ 504); map the reply status. If the broker lost the reply log meanwhile (see
+:class:`api.reply_router.RepliesLost`), send the same request again, at most
+``MAX_RESENDS`` times, still bounded by the first deadline. Replies are decoded with orjson
+and checked just enough to answer (status, journeys list, priorities): the responder validated
+every journey against the contract, so re-validating them with pydantic per request would only
+add latency.
 """
 
 from __future__ import annotations
@@ -32,13 +35,16 @@ from api.errors import (
 )
 from api.kafka_link import Link
 from api.metrics import GatewayMetrics
-from api.reply_router import ReplyRouter
+from api.reply_router import RepliesLost, ReplyRouter
 from api.settings import GatewaySettings
 from api.tracing import outgoing_traceparent
 from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilter
 from journeys.observability import bind_correlation_id
 
 _VERSION_HEADER = str(CONTRACT_VERSION).encode()
+#: Times one lookup is sent again after its reply log was lost (a broker that keeps losing
+#: its log within one deadline is not worth more).
+MAX_RESENDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,27 +124,46 @@ class Requester:
         ]
         if traceparent is not None:
             headers.append((Header.TRACEPARENT, traceparent.encode()))
-        reply = self._router.expect(correlation_id)
         try:
-            try:
-                async with asyncio.timeout_at(deadline_loop):
-                    await self._link.send(customer_id.encode(), value, headers)
-            except TimeoutError:
-                raise KafkaUnavailable(
-                    "Kafka did not accept the request before its deadline; retry later"
-                ) from None
-            try:
-                async with asyncio.timeout_at(deadline_loop):
-                    raw = await reply
-            except TimeoutError:
-                raise DeadlineExceeded(
-                    f"no reply within {self._deadline_s * 1000:.0f} ms "
-                    f"(correlation id {correlation_id})"
-                ) from None
+            for resends in range(MAX_RESENDS + 1):
+                reply = self._router.expect(correlation_id)
+                await self._send(customer_id.encode(), value, headers, deadline_loop)
+                try:
+                    raw = await self._await_reply(reply, correlation_id, deadline_loop)
+                    break
+                except RepliesLost:
+                    if resends == MAX_RESENDS:
+                        raise self._no_reply(correlation_id) from None
+                    self._metrics.resent.inc()
         finally:
             self._router.forget(correlation_id)
         journeys = _answer(raw, customer_id, status)
         return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
+
+    async def _send(
+        self, key: bytes, value: bytes, headers: list[tuple[str, bytes]], deadline_loop: float
+    ) -> None:
+        try:
+            async with asyncio.timeout_at(deadline_loop):
+                await self._link.send(key, value, headers)
+        except TimeoutError:
+            raise KafkaUnavailable(
+                "Kafka did not accept the request before its deadline; retry later"
+            ) from None
+
+    async def _await_reply(
+        self, reply: asyncio.Future[bytes], correlation_id: str, deadline_loop: float
+    ) -> bytes:
+        try:
+            async with asyncio.timeout_at(deadline_loop):
+                return await reply
+        except TimeoutError:
+            raise self._no_reply(correlation_id) from None
+
+    def _no_reply(self, correlation_id: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"no reply within {self._deadline_s * 1000:.0f} ms (correlation id {correlation_id})"
+        )
 
 
 def _answer(raw: bytes, customer_id: str, status: StatusFilter) -> list[dict[str, Any]]:

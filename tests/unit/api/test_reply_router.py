@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from api.reply_router import ReplyRouter, correlation_id_of
+import pytest
+
+from api.reply_router import RepliesLost, ReplyRouter, correlation_id_of
 
 
 def counting_router(capacity: int = 100) -> tuple[ReplyRouter, list[str]]:
@@ -90,3 +92,19 @@ async def test_a_reply_naming_another_gateway_is_foreign_and_remembered_once() -
     assert await asyncio.wait_for(future, 1) == b"mine"
     assert router.foreign_requesters == ["other-gateway"]
     assert outcomes == ["foreign", "foreign", "matched"]
+
+
+async def test_a_lost_reply_log_fails_only_the_waiting_requests_with_replies_lost() -> None:
+    router = ReplyRouter()
+    waiting = router.expect("a")
+    answered = router.expect("b")
+    router.deliver("b", b"reply")
+
+    assert router.replies_lost() == 1
+
+    with pytest.raises(RepliesLost):
+        await waiting
+    assert await answered == b"reply"
+    again = router.expect("a")  # the requester sends it again under the same id
+    assert router.deliver("a", b"second") == "matched"
+    assert await again == b"second"
