@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: How many finished correlation ids are remembered to classify late and duplicate replies.
 RECENT_CAPACITY: Final = 65_536
 _CORRELATION_HEADER: Final = Header.CORRELATION_ID
+_HEDGE_HEADER: Final = Header.HEDGE
 
 
 def _ignore(outcome: str) -> None:
@@ -51,6 +52,7 @@ class ReplyRouter:
         self._recent: OrderedDict[str, bool] = OrderedDict()  # id → was it answered?
         self._recent_capacity = recent_capacity
         self._on_reply = on_reply
+        self._won_by_hedge: set[str] = set()  # pending ids whose reply answered a hedge copy
 
     @property
     def pending(self) -> int:
@@ -66,6 +68,7 @@ class ReplyRouter:
     def forget(self, correlation_id: str) -> None:
         """The request is finished (answered or given up); later replies to it are dropped."""
         future = self._pending.pop(correlation_id, None)
+        self._won_by_hedge.discard(correlation_id)
         if future is None:
             return
         answered = future.done() and not future.cancelled()
@@ -75,9 +78,18 @@ class ReplyRouter:
         if len(self._recent) > self._recent_capacity:
             self._recent.popitem(last=False)
 
-    def deliver(self, correlation_id: str | None, value: bytes) -> str:
-        """Hand one reply to its request; returns the outcome (``matched`` or a drop reason)."""
+    def answered_by_hedge(self, correlation_id: str) -> bool:
+        """True when the reply that answered this pending request was to its hedge copy."""
+        return correlation_id in self._won_by_hedge
+
+    def deliver(self, correlation_id: str | None, value: bytes, *, hedge: bool = False) -> str:
+        """Hand one reply to its request; returns the outcome (``matched`` or a drop reason).
+
+        ``hedge``: the reply carries the ``hedge`` header, i.e. it answers the hedge copy.
+        """
         outcome = self._route(correlation_id, value)
+        if outcome == "matched" and hedge and correlation_id is not None:
+            self._won_by_hedge.add(correlation_id)
         self._on_reply(outcome)
         if outcome != "matched":
             log.debug("dropped %s reply correlation_id=%s", outcome, correlation_id)
@@ -103,6 +115,11 @@ class ReplyRouter:
         """Give up every waiting request (shutdown)."""
         for correlation_id in list(self._pending):
             self.forget(correlation_id)
+
+
+def is_hedge_reply(headers: Any) -> bool:
+    """True when a consumed reply carries the ``hedge`` header (it answers a hedge copy)."""
+    return any(name == _HEDGE_HEADER for name, _value in headers or ())
 
 
 def correlation_id_of(headers: Any) -> str | None:
@@ -169,7 +186,11 @@ class ReplyConsumer:
                 continue
             for records in batches.values():
                 for record in records:
-                    self._router.deliver(correlation_id_of(record.headers), record.value or b"")
+                    self._router.deliver(
+                        correlation_id_of(record.headers),
+                        record.value or b"",
+                        hedge=is_hedge_reply(record.headers),
+                    )
 
     async def stop(self) -> None:
         """Stop reading and close the consumer (idempotent)."""

@@ -3,7 +3,8 @@
 The request path, in order: refuse at once when over the in-flight bound (429) or not connected
 (503); register the correlation id; produce with key = customer id and the contract headers,
 bounded by the deadline (a broker that cannot take it → 503); await the reply until the deadline
-(→ 504); map the reply status. Replies are decoded with orjson and checked just enough to answer
+(→ 504), hedging to another partition when it is slow (:mod:`api.hedging`); map the reply
+status. Replies are decoded with orjson and checked just enough to answer
 (status, journeys list, priorities): the responder validated every journey against the contract,
 so re-validating them with pydantic per request would only add latency.
 """
@@ -11,6 +12,7 @@ so re-validating them with pydantic per request would only add latency.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +31,8 @@ from api.errors import (
     Overloaded,
     RequestRejected,
 )
-from api.kafka_link import Link
+from api.hedging import Hedger, hedge_partition
+from api.kafka_link import Headers, Link
 from api.metrics import GatewayMetrics
 from api.reply_router import ReplyRouter
 from api.settings import GatewaySettings
@@ -38,6 +41,8 @@ from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilte
 from journeys.observability import bind_correlation_id
 
 _VERSION_HEADER = str(CONTRACT_VERSION).encode()
+_HEDGE_HEADER = (Header.HEDGE, b"1")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,13 @@ class Requester:
         self._deadline_s = settings.deadline_s
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
+        self._hedger = Hedger(settings.hedge_config())
+        metrics.hedge_delay.set(self._hedger.delay_s())
+
+    @property
+    def hedger(self) -> Hedger:
+        """The hedging policy and budget of this gateway."""
+        return self._hedger
 
     @property
     def in_flight(self) -> int:
@@ -117,25 +129,65 @@ class Requester:
             headers.insert(3, (Header.TRACEPARENT, traceparent.encode()))
         reply = self._router.expect(correlation_id)
         try:
+            started = loop.time()
             try:
                 async with asyncio.timeout_at(deadline_loop):
-                    await self._link.send(customer_id.encode(), value, headers)
+                    partition = await self._link.send(customer_id.encode(), value, headers)
             except TimeoutError:
                 raise KafkaUnavailable(
                     "Kafka did not accept the request before its deadline; retry later"
                 ) from None
+            self._hedger.earn()
             try:
                 async with asyncio.timeout_at(deadline_loop):
-                    raw = await reply
+                    raw = await self._await_reply(reply, customer_id, value, headers, partition)
             except TimeoutError:
                 raise DeadlineExceeded(
                     f"no reply within {self._deadline_s * 1000:.0f} ms "
                     f"(correlation id {correlation_id})"
                 ) from None
+            if self._router.answered_by_hedge(correlation_id):
+                self._metrics.hedges_won.inc()
+            else:
+                # Only first-copy round trips: hedged ones would pull the p95 up to the delay.
+                self._hedger.observe(loop.time() - started)
         finally:
             self._router.forget(correlation_id)
         journeys = _answer(raw, customer_id, status)
         return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
+
+    async def _await_reply(
+        self,
+        reply: asyncio.Future[bytes],
+        customer_id: str,
+        value: bytes,
+        headers: Headers,
+        partition: int,
+    ) -> bytes:
+        """The reply; after the hedge delay without one, send a hedge copy and keep waiting."""
+        hedger = self._hedger
+        target = hedge_partition(partition, self._link.request_partitions())
+        if not hedger.enabled or target is None:
+            return await reply
+        delay = hedger.delay_s()
+        self._metrics.hedge_delay.set(delay)
+        done, _ = await asyncio.wait((reply,), timeout=delay)
+        if done:
+            return reply.result()
+        if not hedger.try_spend():
+            self._metrics.hedges_skipped.labels("budget").inc()
+            return await reply
+        try:
+            await self._link.send(
+                customer_id.encode(), value, [*headers, _HEDGE_HEADER], partition=target
+            )
+        except KafkaUnavailable as exc:
+            # The first copy is still on its way: a failed hedge only loses the second chance.
+            log.warning("hedge to partition %d not sent: %s", target, exc)
+            self._metrics.hedges_skipped.labels("send_failed").inc()
+        else:
+            self._metrics.hedges_sent.inc()
+        return await reply
 
 
 def _answer(raw: bytes, customer_id: str, status: StatusFilter) -> list[dict[str, Any]]:

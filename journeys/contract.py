@@ -6,10 +6,12 @@ either side. ``docs/wire-contract.md`` describes the same contract for other lan
 Request  (topic ``journey.requests``, key = customer id, value = JSON :class:`JourneyRequest`)
   headers: ``correlation-id`` (opaque text, unique per request), ``reply-partition`` (decimal
   partition of ``journey.replies`` to answer on), ``deadline`` (absolute epoch milliseconds),
-  ``traceparent`` (W3C), ``contract-version``.
+  ``traceparent`` (W3C), ``contract-version``; ``hedge`` (``1``) on the second copy of a
+  request a gateway hedged: a responder may see the same correlation id twice.
 Reply    (topic ``journey.replies``, partition = the request's ``reply-partition``,
   key = customer id, value = JSON :class:`JourneyReply`)
-  headers: ``correlation-id`` (copied from the request), ``traceparent``, ``contract-version``.
+  headers: ``correlation-id`` (copied from the request), ``traceparent``, ``contract-version``,
+  ``hedge`` (copied from the request when present).
 Dead letters (topic ``journey.requests.dlq``): the original key, value and headers, plus a
   ``reason`` header saying why the message could not be handled.
 """
@@ -40,6 +42,7 @@ class Header:
     TRACEPARENT: Final = "traceparent"
     CONTRACT_VERSION: Final = "contract-version"
     REASON: Final = "reason"
+    HEDGE: Final = "hedge"
 
 
 class ReplyStatus(StrEnum):

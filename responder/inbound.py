@@ -33,6 +33,7 @@ _KNOWN_HEADERS: Final = frozenset(
         Header.DEADLINE,
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
+        Header.HEDGE,
     }
 )
 
@@ -61,6 +62,8 @@ class Routing:
     correlation_id: str
     reply_partition: int
     traceparent: str | None
+    #: The request is a gateway's hedge copy; the reply says so (the gateway counts hedges won).
+    hedge: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,7 @@ def _routing(headers: dict[str, str], reply_partitions: int) -> Routing:
     traceparent = headers.get(Header.TRACEPARENT)
     if traceparent is not None and not _TRACEPARENT_RE.match(traceparent):
         traceparent = None
-    return Routing(correlation_id, partition, traceparent)
+    return Routing(correlation_id, partition, traceparent, hedge=headers.get(Header.HEDGE) == "1")
 
 
 def _decimal(headers: dict[str, str], name: str) -> int:

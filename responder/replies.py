@@ -88,6 +88,8 @@ def reply_headers(routing: Routing) -> list[tuple[str, bytes]]:
     if routing.traceparent is not None:
         headers.append((Header.TRACEPARENT, routing.traceparent.encode()))
     headers.append((Header.CONTRACT_VERSION, _VERSION_BYTES))
+    if routing.hedge:
+        headers.append((Header.HEDGE, b"1"))
     return headers
 
 
