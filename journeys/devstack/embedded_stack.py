@@ -13,6 +13,7 @@ embedded broker, ``--store-url`` (with ``--store-token``) an external store serv
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import socket
@@ -166,13 +167,25 @@ class EmbeddedStack:
         from journeys.devstack.embedded_broker import EmbeddedBroker
 
         port = self.settings.broker_port
-        return Child(
+        broker = Child(
             "kafka broker (tansu)",
             EmbeddedBroker(port, HOST).argv(),
             self.logs / "broker.log",
             ready=lambda: port_open(port, HOST),
             ready_timeout_s=self.settings.ready_timeout_s,
         )
+        broker.after_restart = lambda: self._recreate_topics(broker)
+        return broker
+
+    def _recreate_topics(self, broker: Child) -> None:
+        """The embedded broker keeps topics in memory: after its restart, create them again."""
+        from journeys.kafka import KafkaSettings, ensure_topics
+
+        broker.wait_ready()
+        settings = KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers, partitions=self.settings.partitions
+        )
+        asyncio.run(ensure_topics(settings))
 
     def _store(self) -> Child:
         s, t = self.settings, self.secrets

@@ -2,14 +2,18 @@
 
 Used by ``journeys up``: children are started in order, each waits until ready (with a
 timeout), and they are stopped in reverse order with SIGTERM, then SIGKILL after a grace
-period. If any child dies while the stack runs, the supervisor notices and stops the rest.
+period. A child that dies while the stack runs is restarted after a backoff (0.5 s, 1 s, 2 s,
+5 s…); only a child that crashes too often (:class:`RestartPolicy`: 5 times within 60 s) makes
+the supervisor give up and the caller stop the rest.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +22,8 @@ import httpx
 
 from journeys.devstack.errors import ChildExited, ChildNotReady
 from journeys.devstack.processes import stop_process_group
+
+log = logging.getLogger(__name__)
 
 
 def http_ok(url: str, headers: Mapping[str, str] | None = None) -> Callable[[], bool]:
@@ -40,6 +46,9 @@ class Child:
     ready: Callable[[], bool] | None = None
     ready_timeout_s: float = 60.0
     proc: subprocess.Popen[bytes] | None = None
+    #: Called after a restart (e.g. the broker's: recreate the topics it lost).
+    after_restart: Callable[[], None] | None = None
+    crashes: deque[float] = field(default_factory=deque)
 
     def start(self) -> None:
         """Start the process with stdout/stderr appended to its log file."""
@@ -93,11 +102,30 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
-class Supervisor:
-    """Starts children in order and stops them in reverse order, on every path."""
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How crashed children are restarted, and when to give up."""
 
-    def __init__(self, grace_s: float = 15.0) -> None:
+    max_crashes: int = 5
+    window_s: float = 60.0
+    backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
+
+    def backoff(self, recent_crashes: int) -> float:
+        """The wait before restarting a child that crashed ``recent_crashes`` times lately."""
+        return self.backoff_s[min(max(recent_crashes - 1, 0), len(self.backoff_s) - 1)]
+
+
+#: Called when a child is restarted: (child, its exit code, the backoff before restarting).
+OnRestart = Callable[[Child, int, float], None]
+
+
+class Supervisor:
+    """Starts children in order, restarts the ones that crash, and stops them all in reverse
+    order, on every path."""
+
+    def __init__(self, grace_s: float = 15.0, policy: RestartPolicy | None = None) -> None:
         self.grace_s = grace_s
+        self.policy = policy or RestartPolicy()
         self.children: list[Child] = []
 
     def start(self, child: Child, on_starting: Callable[[str], None] | None = None) -> None:
@@ -115,14 +143,40 @@ class Supervisor:
                 return child
         return None
 
-    def watch(self, stop_requested: Callable[[], bool], interval_s: float = 0.5) -> Child | None:
-        """Block until a stop is requested (returns None) or a child dies (returns it)."""
+    def watch(
+        self,
+        stop_requested: Callable[[], bool],
+        interval_s: float = 0.5,
+        on_restart: OnRestart | None = None,
+    ) -> Child | None:
+        """Block until a stop is requested (returns None) or a child crashed more often than
+        the policy allows (returns it); restart every other crashed child after a backoff."""
         while not stop_requested():
             dead = self.first_exited()
-            if dead is not None:
+            if dead is not None and not self._restart(dead, on_restart):
                 return dead
             time.sleep(interval_s)
         return None
+
+    def _restart(self, child: Child, on_restart: OnRestart | None) -> bool:
+        """Restart ``child`` unless it crashed too often; False means give up."""
+        now = time.monotonic()
+        child.crashes.append(now)
+        while child.crashes and now - child.crashes[0] > self.policy.window_s:
+            child.crashes.popleft()
+        if len(child.crashes) > self.policy.max_crashes:
+            return False
+        backoff = self.policy.backoff(len(child.crashes))
+        if on_restart is not None:
+            on_restart(child, child.exit_code() or 0, backoff)
+        time.sleep(backoff)
+        child.start()  # not waiting for readiness: the others keep being watched meanwhile
+        if child.after_restart is not None:
+            try:
+                child.after_restart()
+            except Exception:  # a failed hook must not stop the stack; the log says why
+                log.exception("%s: after-restart step failed", child.name)
+        return True
 
     def stop_all(self, on_stopping: Callable[[str], None] | None = None) -> None:
         """Stop every started child, newest first."""

@@ -142,8 +142,11 @@ class ProcessStack:
         )
         return Responder(metrics, self._start(process))
 
-    def start_gateway(self, name: str = "gateway", reply_partition: int = 0, **env: str) -> Gateway:
-        port = free_port()
+    def start_gateway(
+        self, name: str = "gateway", reply_partition: int = 0, port: int | None = None, **env: str
+    ) -> Gateway:
+        """A gateway on ``port`` (a free one unless given: pass the old one to restart it)."""
+        port = port if port is not None else free_port()
         environment = {
             **self.kafka_env(),
             "JOURNEYS_GATEWAY_HOST": "127.0.0.1",
