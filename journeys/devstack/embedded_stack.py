@@ -227,6 +227,8 @@ class EmbeddedStack:
             "JOURNEYS_RESPONDER_STORE__URL": self.store_url,
             "JOURNEYS_RESPONDER_STORE__TOKEN": self.reader_token,
             "JOURNEYS_RESPONDER_METRICS_PORT": str(s.responder_metrics_port),
+            # Static membership: a restarted responder takes its partitions back at once.
+            "JOURNEYS_RESPONDER_GROUP_INSTANCE_ID": "responder-0",
         }
         metrics = f"http://{HOST}:{s.responder_metrics_port}/metrics"
         return Child(

@@ -73,11 +73,17 @@ def read_expected(stack: ProcessStack, customers: list[str]) -> Expected:
     return expected
 
 
+def start_responder(stack: ProcessStack, n: int, incarnation: int = 0) -> Responder:
+    """Responder ``n`` (static member ``responder-n``); ``incarnation`` names its log file."""
+    name = f"responder-{n}" + (f"-restart-{incarnation}" if incarnation else "")
+    return stack.start_responder(name, JOURNEYS_RESPONDER_GROUP_INSTANCE_ID=f"responder-{n}")
+
+
 def build_chaos_stack(stack: ProcessStack) -> ChaosStack:
     """Start the topology on ``stack`` and read the expected answers from the store."""
     stack.start_store()
     stack.seed(CUSTOMERS)
-    responders = [stack.start_responder(f"responder-{n}") for n in (1, 2)]
+    responders = [start_responder(stack, n) for n in (1, 2)]
     gateways = [stack.start_gateway(f"gateway-{n}", reply_partition=n) for n in (0, 1)]
     with stack.store_client("offloader") as client:
         customers = sorted(set(client.scan("all").read_all().column("customer_id").to_pylist()))

@@ -9,7 +9,7 @@ import pytest
 
 from tests.chaos.conftest import ChaosStack
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(400)]
 
 
 async def test_sigterm_of_each_gateway_in_turn_answers_every_request(

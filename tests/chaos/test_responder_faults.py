@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from tests.chaos.conftest import ChaosStack, settle_failures_or_xfail
+from tests.chaos.conftest import ChaosStack, settle_failures_or_xfail, start_responder
 from tests.chaos.load import LoadReport
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(400)]
 
 
 def assert_no_failure(report: LoadReport, chaos: ChaosStack) -> None:
@@ -32,7 +32,8 @@ async def test_a_rolling_restart_of_both_responders_fails_no_request(
             # SIGTERM, wait for a clean exit, start its replacement, let the group settle.
             code = await asyncio.to_thread(responder.process.stop, 20.0)
             assert code == 0, f"responder {n} exit code {code}"
-            replacement = await asyncio.to_thread(stack.start_responder, f"responder-{n}-new")
+            # Same static member id: it takes its partitions back without a rebalance.
+            replacement = await asyncio.to_thread(start_responder, stack, n, 1)
             chaos_stack.responders[n - 1] = replacement
             await asyncio.to_thread(chaos_stack.wait_for_group, 2)
             await asyncio.sleep(2.0)
@@ -53,7 +54,7 @@ async def test_a_responder_killed_with_sigkill_fails_no_request(chaos_stack: Cha
 
     report = await chaos_stack.load().run("responder-sigkill", 5.0, crash)
     # Restore the topology for the next scenario (the restart is not measured).
-    chaos_stack.responders[0] = chaos_stack.stack.start_responder("responder-1-restarted")
+    chaos_stack.responders[0] = start_responder(chaos_stack.stack, 1, 2)
     chaos_stack.wait_for_group(2)
 
     assert_no_failure(report, chaos_stack)
