@@ -110,7 +110,14 @@ class ProcessStack:
         env["JOURNEYS_STORE_METRICS_PORT"] = str(self.store_metrics_port)
         port = self.store_port
         return self._start(
-            ServerProcess("store", argv, self.work_dir, env=env, ready=lambda: port_open(port))
+            ServerProcess(
+                "store",
+                argv,
+                self.work_dir,
+                env=env,
+                ready=lambda: port_open(port),
+                ready_timeout=90,  # a loaded 2-core CI machine can take 30 s to import it
+            )
         )
 
     def store_client(self, role: str = "reader") -> StoreClient:
