@@ -14,13 +14,15 @@ from api.middleware import MetricsMiddleware
 from api.routes import health, journeys, metrics
 from api.settings import GatewaySettings
 from api.tracing import TracingMiddleware
+from journeys import __version__
 
 DESCRIPTION = """
 Which journeys should a customer see right now?
 
 The gateway authenticates each call (`X-API-Key`), turns it into a request on Kafka, and
-answers with the correlated reply. Every error is JSON with a `detail` sentence; **429** and
-**503** carry `Retry-After` (seconds). The Kafka side is described in `docs/wire-contract.md`.
+answers with the correlated reply. Every error is JSON with a `detail`: a sentence, or for a
+**422** from the gateway's own checks the list of problems; **429** and **503** carry
+`Retry-After` (seconds). The Kafka side is described in `docs/wire-contract.md`.
 """
 
 
@@ -29,7 +31,7 @@ def create_app(settings: GatewaySettings, link_factory: LinkFactory = KafkaLink)
     gateway_metrics = GatewayMetrics()
     app = FastAPI(
         title="Journeys gateway",
-        version="1",
+        version=__version__,
         description=DESCRIPTION,
         lifespan=gateway_lifespan(settings, gateway_metrics, link_factory),
     )

@@ -6,11 +6,12 @@ rather than re-validating every journey through these models.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from journeys.contract import Journey, StatusFilter
+from journeys.schema import ID_PATTERN
 
 EXAMPLE_JOURNEY: Final[dict[str, Any]] = {
     "customer_id": "cust-000042",
@@ -53,7 +54,7 @@ class CustomerJourneys(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error answer: a sentence saying what went wrong and what to do."""
+    """An error answer of the gateway: a sentence saying what went wrong and what to do."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"detail": "customer cust-000042 has no open journeys"}]}
@@ -62,10 +63,82 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-class Health(BaseModel):
-    """Liveness or readiness."""
+class ValidationIssue(BaseModel):
+    """One reason FastAPI rejected a request (pydantic's error, as FastAPI sends it)."""
 
-    status: str = Field(examples=["ok"])
-    checks: dict[str, bool] = Field(
-        default_factory=dict, examples=[{"kafka_connected": True, "reply_partition": True}]
+    loc: list[str | int] = Field(description="Where: `path`, `query` or `header`, then the name.")
+    msg: str = Field(description="What is wrong, in words.")
+    type: str = Field(description="pydantic's error type, e.g. `string_pattern_mismatch`.")
+    input: Any = Field(default=None, description="The value that was rejected.")
+    ctx: dict[str, Any] | None = Field(default=None, description="Details of the rule broken.")
+
+
+class ValidationErrorBody(BaseModel):
+    """A 422 from the gateway's own checks: ``detail`` lists every problem (FastAPI's format)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": [
+                        {
+                            "loc": ["path", "customer_id"],
+                            "msg": f"String should match pattern '{ID_PATTERN}'",
+                            "type": "string_pattern_mismatch",
+                            "input": "no such id!",
+                            "ctx": {"pattern": ID_PATTERN},
+                        }
+                    ]
+                }
+            ]
+        }
     )
+
+    detail: list[ValidationIssue]
+
+
+class Health(BaseModel):
+    """Liveness: the process answers."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadinessChecks(BaseModel):
+    """What ``/readyz`` checked; every one must hold for the gateway to be ready."""
+
+    kafka_connected: bool = Field(
+        description="The producer is started and this gateway's reply partition is assigned."
+    )
+    kafka_reachable: bool = Field(description="The broker answers now.")
+
+
+READY_EXAMPLE: Final[dict[str, Any]] = {
+    "status": "ok",
+    "checks": {"kafka_connected": True, "kafka_reachable": True},
+}
+NOT_READY_EXAMPLE: Final[dict[str, Any]] = {
+    "status": "not ready",
+    "checks": {"kafka_connected": True, "kafka_reachable": False},
+}
+
+
+class Readiness(BaseModel):
+    """Readiness: can this gateway serve lookups now?"""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [READY_EXAMPLE]})
+
+    status: Literal["ok", "not ready"]
+    checks: ReadinessChecks
+
+    @classmethod
+    def of(cls, checks: ReadinessChecks) -> Readiness:
+        """``ok`` when every check holds, else ``not ready``."""
+        ready = checks.kafka_connected and checks.kafka_reachable
+        return cls(status="ok" if ready else "not ready", checks=checks)
+
+    @property
+    def ready(self) -> bool:
+        """True when every check holds."""
+        return self.status == "ok"

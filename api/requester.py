@@ -126,7 +126,7 @@ class Requester:
             (Header.CONTRACT_VERSION, _VERSION_HEADER),
         ]
         if traceparent is not None:
-            headers.insert(3, (Header.TRACEPARENT, traceparent.encode()))
+            headers.append((Header.TRACEPARENT, traceparent.encode()))
         reply = self._router.expect(correlation_id)
         try:
             started = loop.time()

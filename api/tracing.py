@@ -27,7 +27,7 @@ from journeys.observability import (
     traceparent_of,
 )
 
-log = logging.getLogger("journeys.api.requests")
+log = logging.getLogger("journeys.gateway.requests")
 
 _TRACEPARENT_HEADER: Final = b"traceparent"
 #: Probes and scrapes: logged at DEBUG so they do not drown the request lines.
@@ -52,7 +52,7 @@ class TracingMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._tracer = get_tracer("journeys.api")
+        self._tracer = get_tracer("journeys.gateway")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from journeys.contract import StatusFilter
 from journeys.schema import ID_MAX_LENGTH, ID_RE
 from responder.replies import JourneyIndex
-from store import AsyncStoreClient, StoreError
+from store import AsyncStoreClient, StoreClient, StoreError
 
 
 class DirectSettings(BaseSettings):
@@ -55,11 +55,8 @@ def create_app(settings: DirectSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncStoreClient(
-            settings.store_url,
-            settings.store_token.get_secret_value(),
-            max_workers=settings.store_workers,
-        ) as store:
+        client = StoreClient(settings.store_url, settings.store_token.get_secret_value())
+        async with AsyncStoreClient(client, max_workers=settings.store_workers) as store:
             app.state.store = store
             yield
 

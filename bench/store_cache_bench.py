@@ -14,13 +14,11 @@ from __future__ import annotations
 import gc
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load_math import zipf_weights
 from bench.proc_cpu import process_cpu_s
@@ -31,6 +29,7 @@ from store import StoreClient, generate_journeys
 from store.database import JourneyDatabase
 from store.lookup_cache import LookupCache
 from store.settings import StoreServerSettings
+from tests.support.metrics_scrape import scrape
 
 Row = tuple[str, str, str, str, str]
 ZIPF_EXPONENT = 1.0
@@ -58,15 +57,9 @@ def _zipf_batches(count: int, size: int, customers: int, seed: int) -> list[list
 
 
 def _hits_misses(port: int) -> tuple[float, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    values = {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    values = scrape(f"http://127.0.0.1:{port}/metrics")
     prefix = "journeys_store_lookup_cache"
-    return values[f"{prefix}_hits_total"], values[f"{prefix}_misses_total"]
+    return values.value(f"{prefix}_hits_total"), values.value(f"{prefix}_misses_total")
 
 
 def _rss_bytes() -> int:

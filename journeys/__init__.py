@@ -2,7 +2,13 @@
 
 Packages: ``api`` (HTTP gateway, DMZ side), ``responder`` (Kafka → store → Kafka),
 ``store`` (the journey store server and its client), ``offload`` (Parquet lake),
-``stack`` (the embedded local stack). ``schema`` and ``contract`` are shared by all.
+``journeys.devstack`` (the local stack behind ``journeys up``), ``journeys.cli`` (the
+``journeys`` command). ``schema`` and ``contract`` are shared by all.
+
+The version is declared once, in ``pyproject.toml``; everything reads it from the installed
+distribution's metadata through :data:`__version__`.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__: str = version("journeys")

@@ -63,6 +63,20 @@ class StatusFilter(StrEnum):
     ALL = "all"
 
 
+def parse_status_filter(value: str) -> StatusFilter:
+    """The :class:`StatusFilter` named ``value``; ValueError naming the allowed values otherwise.
+
+    Every place that accepts a status filter as text (store client, store server, database)
+    checks it here, so the allowed values and the message are defined once.
+    """
+    try:
+        return StatusFilter(value)
+    except ValueError:
+        raise ValueError(
+            f"status must be one of {', '.join(StatusFilter)}, not {value!r}"
+        ) from None
+
+
 CustomerId = Annotated[str, Field(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 

@@ -31,7 +31,6 @@ from offload.lake import Lake
 from offload.open_table import current_snapshot_files
 from offload.settings import OffloadSettings
 
-VIEWS: Final = ("journeys_open", "journeys_closed", "journeys_all")
 _EMPTY_TABLE: Final = "_journeys_empty"
 _HTTPFS_SCHEMES: Final = ("s3", "gs", "gcs", "http", "https")
 

@@ -22,9 +22,9 @@ from typing import Final, Protocol
 from pydantic import ValidationError
 
 from journeys.contract import CONTRACT_VERSION, Header, StatusFilter, decode_request
+from journeys.observability import remote_span_context, traceparent_of
 
 MAX_CORRELATION_ID_BYTES: Final = 256
-_TRACEPARENT_RE: Final = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 _KNOWN_HEADERS: Final = frozenset(
     {
@@ -147,9 +147,8 @@ def _routing(headers: dict[str, str], reply_partitions: int) -> Routing:
             f"header 'reply-partition' {partition} is outside the replies topic"
             f" ({reply_partitions} partitions)"
         )
-    traceparent = headers.get(Header.TRACEPARENT)
-    if traceparent is not None and not _TRACEPARENT_RE.match(traceparent):
-        traceparent = None
+    remote = remote_span_context(headers.get(Header.TRACEPARENT))
+    traceparent = None if remote is None else traceparent_of(remote)
     return Routing(correlation_id, partition, traceparent, hedge=headers.get(Header.HEDGE) == "1")
 
 

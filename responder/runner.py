@@ -1,6 +1,6 @@
 """Run one responder process: signals, metrics endpoint, store client, Kafka loop.
 
-``run(settings)`` is what ``journeys responder run`` calls; it uses uvloop when installed.
+``run(settings)`` is what ``journeys responder run`` calls; it runs on uvloop.
 SIGTERM and SIGINT set a stop event: the batch in hand is finished and committed, the consumer
 leaves its group, and every client is closed.
 """
@@ -14,6 +14,8 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Final
+
+import uvloop
 
 from responder.errors import ResponderStartError
 from responder.metrics import ResponderMetrics, serve_metrics
@@ -30,9 +32,7 @@ _START_RETRY_S: Final = 1.0
 @contextlib.asynccontextmanager
 async def open_store(settings: StoreClientSettings) -> AsyncIterator[JourneyLookup]:
     """The responder's store client (pyarrow.flight in worker threads), closed on every path."""
-    async with AsyncStoreClient(
-        settings.url, settings.token.get_secret_value(), client=settings.connect()
-    ) as client:
+    async with AsyncStoreClient(settings.connect()) as client:
         yield client
 
 
@@ -88,10 +88,5 @@ async def _start(
 
 
 def run(settings: ResponderSettings) -> None:
-    """Run :func:`serve` on uvloop when it is installed, else on asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(serve(settings))
-    else:
-        uvloop.run(serve(settings))
+    """Run :func:`serve` on uvloop (a dependency, like the gateway's)."""
+    uvloop.run(serve(settings))

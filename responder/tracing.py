@@ -76,15 +76,16 @@ def log_answers(replies: Sequence[Outbound], batch: SpanContext) -> None:
         routing = message.routing
         if routing is None or message.status is None:
             continue
-        # The inbound check let only well-formed W3C values through: fixed positions.
-        traceparent = routing.traceparent
+        remote = remote_span_context(routing.traceparent)
+        request_ids = None if remote is None else span_ids(remote)
+        trace_id, span_id = request_ids if request_ids is not None else (None, None)
         log.info(
             "answered %s",
             message.status.value,
             extra={
                 "correlation_id": routing.correlation_id,
-                "trace_id": traceparent[3:35] if traceparent else None,
-                "span_id": traceparent[36:52] if traceparent else None,
+                "trace_id": trace_id,
+                "span_id": span_id,
                 "status": message.status.value,
                 "reply_partition": routing.reply_partition,
                 "batch_trace_id": batch_trace_id,

@@ -25,19 +25,9 @@ T = TypeVar("T")
 class AsyncStoreClient:
     """Same operations as :class:`StoreClient`, awaited; use ``async with`` or ``aclose()``."""
 
-    def __init__(
-        self,
-        location: str,
-        token: str,
-        *,
-        timeout: float = 5.0,
-        tls_root_certs: bytes | None = None,
-        max_workers: int = 4,
-        client: StoreClient | None = None,
-    ) -> None:
-        self.client = client or StoreClient(
-            location, token, timeout=timeout, tls_root_certs=tls_root_certs
-        )
+    def __init__(self, client: StoreClient, *, max_workers: int = 4) -> None:
+        """Wrap ``client`` (closed by :meth:`aclose`); at most ``max_workers`` calls at once."""
+        self.client = client
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="store-client")
         self._slots = asyncio.Semaphore(max_workers)
         self._closed = False

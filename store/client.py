@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from journeys.contract import parse_status_filter
 from journeys.observability import flight_trace_headers
 from journeys.schema import JOURNEY_SCHEMA, KEY_SCHEMA
 from store.errors import (
@@ -30,7 +31,7 @@ from store.errors import (
     StoreUnauthorized,
     StoreUnavailable,
 )
-from store.protocol import ROW_COUNT_KEY, SNAPSHOT_AT_KEY, STATUS_FILTERS, Operation
+from store.protocol import ROW_COUNT_KEY, SNAPSHOT_AT_KEY, Operation
 
 #: Rows per upsert batch on the wire; the server commits each batch in one transaction.
 UPSERT_BATCH_ROWS: Final = 100_000
@@ -84,6 +85,13 @@ def _translated() -> Iterator[None]:
         raise
     except (flight.FlightError, pa.ArrowException) as exc:
         raise translate_error(exc) from exc
+
+
+def _checked_status(status: str) -> None:
+    try:
+        parse_status_filter(status)
+    except ValueError as exc:
+        raise StoreInvalidRequest(str(exc)) from None
 
 
 def to_micros(moment: datetime) -> int:
@@ -219,8 +227,7 @@ class StoreClient:
     # -- reads ---------------------------------------------------------------------------
     def lookup(self, customer_ids: Sequence[str], status: str = "all") -> pa.Table:
         """All journeys of these customers (JOURNEY_SCHEMA), by customer and priority."""
-        if status not in STATUS_FILTERS:
-            raise StoreInvalidRequest(f"status must be one of {', '.join(STATUS_FILTERS)}")
+        _checked_status(status)
         ticket = orjson.dumps(
             {"op": Operation.LOOKUP.value, "customer_ids": list(customer_ids), "status": status}
         )
@@ -231,8 +238,7 @@ class StoreClient:
 
     def scan(self, status: str = "all") -> ScanResult:
         """A consistent snapshot of all (or only open/closed) rows, streamed."""
-        if status not in STATUS_FILTERS:
-            raise StoreInvalidRequest(f"status must be one of {', '.join(STATUS_FILTERS)}")
+        _checked_status(status)
         ticket = orjson.dumps({"op": Operation.SCAN.value, "status": status})
         with _translated():
             reader = self._client.do_get(flight.Ticket(ticket), self._options(self.bulk_timeout))

@@ -30,6 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from journeys.contract import StatusFilter, parse_status_filter
 from journeys.schema import (
     COLUMN_NAMES,
     JOURNEY_SCHEMA,
@@ -50,7 +51,11 @@ INDEX_LOOKUP_MAX_IDS: Final = 2_000
 SCAN_BATCH_ROWS: Final = 64 * 1024
 _MAX_IDLE_CURSORS: Final = 32
 
-_STATUS_SQL: Final = {"all": "TRUE", "open": "status = 'open'", "closed": "status = 'closed'"}
+_STATUS_SQL: Final = {
+    StatusFilter.ALL: "TRUE",
+    StatusFilter.OPEN: "status = 'open'",
+    StatusFilter.CLOSED: "status = 'closed'",
+}
 _TIMESTAMP_SQL: Final = "make_timestamp(CAST(? AS BIGINT))::TIMESTAMPTZ"
 #: Insert or replace the registered ``upsert_batch``, stamping ``updated_at`` (the parameter).
 _UPSERT_SQL: Final = (
@@ -105,9 +110,7 @@ class TableCounts:
 
 
 def _check_status(status: str) -> str:
-    if status not in _STATUS_SQL:
-        raise ValueError(f"status must be one of {', '.join(_STATUS_SQL)}, not {status!r}")
-    return _STATUS_SQL[status]
+    return _STATUS_SQL[parse_status_filter(status)]
 
 
 class JourneyDatabase:

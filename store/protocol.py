@@ -29,7 +29,6 @@ from typing import Final
 AUTHORIZATION_HEADER: Final = "authorization"
 SNAPSHOT_AT_KEY: Final = b"snapshot_at"
 ROW_COUNT_KEY: Final = b"row_count"
-STATUS_FILTERS: Final = ("open", "closed", "all")
 
 
 class Role(StrEnum):

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from journeys import __version__
+from journeys.contract import parse_status_filter
 from journeys.observability.flight import TRACING_MIDDLEWARE_KEY, TraceContextMiddlewareFactory
 from journeys.schema import ID_MAX_LENGTH, JOURNEY_SCHEMA, KEY_SCHEMA
 from store.auth import MIDDLEWARE_KEY, BearerAuthFactory, require
@@ -32,7 +33,6 @@ from store.metrics import StoreMetrics
 from store.protocol import (
     ROW_COUNT_KEY,
     SNAPSHOT_AT_KEY,
-    STATUS_FILTERS,
     Operation,
 )
 from store.settings import StoreServerSettings
@@ -70,9 +70,10 @@ def _operation(request: dict[str, Any], allowed: tuple[Operation, ...]) -> Opera
 
 def _status(request: dict[str, Any]) -> str:
     status = request.get("status", "all")
-    if status not in STATUS_FILTERS:
-        raise BadRequest(f"status must be one of {', '.join(STATUS_FILTERS)}")
-    return str(status)
+    try:
+        return parse_status_filter(status).value
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _micros(request: dict[str, Any], name: str) -> int:

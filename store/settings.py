@@ -8,14 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from journeys.secrets import MIN_SECRET_LENGTH, weak_secret_reason
+from journeys.secrets import weak_secret_reason
 from store.protocol import Role
 
 if TYPE_CHECKING:
-    from store.async_client import AsyncStoreClient
     from store.client import StoreClient
-
-MIN_TOKEN_LENGTH = MIN_SECRET_LENGTH
 
 TokenList = Annotated[list[SecretStr], NoDecode]
 
@@ -126,9 +123,3 @@ class StoreClientSettings(BaseModel):
         return StoreClient(
             self.url, self.token.get_secret_value(), timeout=self.timeout_s, tls_root_certs=root
         )
-
-    def connect_async(self, max_workers: int = 4) -> AsyncStoreClient:
-        """An :class:`AsyncStoreClient` for these settings (the caller closes it)."""
-        from store.async_client import AsyncStoreClient
-
-        return AsyncStoreClient(self.url, "", max_workers=max_workers, client=self.connect())

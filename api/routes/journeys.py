@@ -7,8 +7,8 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import ApiKeyDep, RequesterDep
-from api.models import CustomerJourneys, ErrorBody
-from api.routes.lookup_route import LookupRoute, lookup_response
+from api.models import CustomerJourneys, ErrorBody, ValidationErrorBody
+from api.routes.lookup_route import CORRELATION_HEADER, LookupRoute, lookup_response
 from journeys.contract import StatusFilter
 from journeys.schema import ID_MAX_LENGTH, ID_PATTERN
 
@@ -19,31 +19,63 @@ router = APIRouter(
 )
 
 
-def _error(description: str, example: str) -> dict[str, Any]:
-    return {
+def _error(description: str, example: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "model": ErrorBody,
         "description": description,
         "content": {"application/json": {"example": {"detail": example}}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
-_ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+_RETRY_AFTER: Final = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+        "required": True,
+    }
+}
+
+_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "headers": {
+            CORRELATION_HEADER: {
+                "description": "The correlation id of the Kafka request that was answered.",
+                "schema": {"type": "string"},
+                "required": True,
+            },
+            "traceparent": {
+                "description": "W3C trace context of this lookup.",
+                "schema": {"type": "string"},
+            },
+        }
+    },
     401: _error("No or a wrong `X-API-Key` header.", "invalid API key"),
     404: _error(
         "The customer has no journeys for this filter.", "customer c-1 has no open journeys"
     ),
-    422: _error(
-        "Malformed customer id or status filter, or the request was rejected downstream.",
-        "String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$'",
-    ),
+    422: {
+        # Two shapes: the gateway's own checks answer FastAPI's list of problems; a request
+        # the responder rejects (``invalid`` reply, rare) answers a sentence.
+        "model": ValidationErrorBody | ErrorBody,
+        "description": (
+            "Malformed customer id or status filter: `detail` lists each problem (FastAPI's "
+            "format). If the responder rejects a request the gateway accepted, `detail` is a "
+            "sentence instead."
+        ),
+    },
     429: _error(
         "Too many lookups in flight on this gateway. Retry after `Retry-After` seconds.",
         "more than 256 lookups in flight on this gateway; retry later",
+        _RETRY_AFTER,
     ),
     502: _error("The responder sent a reply the gateway cannot read.", "bad reply"),
     503: _error(
         "Kafka or the journey store is unavailable. Retry after `Retry-After` seconds.",
         "the gateway is not connected to Kafka; retry later",
+        _RETRY_AFTER,
     ),
     504: _error("No answer before the request's deadline.", "no reply within 2000 ms"),
 }
@@ -52,7 +84,7 @@ _ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 @router.get(
     "/customers/{customer_id}/journeys",
     response_model=CustomerJourneys,
-    responses=_ERROR_RESPONSES,
+    responses=_RESPONSES,
     summary="A customer's journeys, most important first",
     description=(
         "Returns the journeys a frontend should consider for this customer, sorted by "

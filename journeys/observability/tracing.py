@@ -13,8 +13,8 @@ the standard variables ask for it:
   the Kafka headers) but go nowhere.
 
 The trace context travels as a W3C ``traceparent`` only (the wire contract has no tracestate):
-:func:`inject_kafka_headers` / :func:`extract_kafka_context` for Kafka headers (a list of
-``(str, bytes)``), :func:`flight_trace_headers` for Arrow Flight call headers.
+:func:`remote_span_context` / :func:`traceparent_of` for the Kafka ``traceparent`` header,
+:func:`flight_trace_headers` for Arrow Flight call headers.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 from opentelemetry import trace
@@ -165,28 +165,6 @@ def span_ids(span_context: SpanContext) -> tuple[str, str] | None:
     if not span_context.is_valid:
         return None
     return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
-
-
-def inject_kafka_headers(
-    headers: list[tuple[str, bytes]], context: Context | None = None
-) -> list[tuple[str, bytes]]:
-    """Append the ``traceparent`` of ``context`` (default: the current one) to Kafka headers.
-
-    Nothing is appended outside a valid span. Returns ``headers``.
-    """
-    span_context = trace.get_current_span(context).get_span_context()
-    traceparent = traceparent_of(span_context)
-    if traceparent is not None:
-        headers.append((TRACEPARENT, traceparent.encode()))
-    return headers
-
-
-def extract_kafka_context(headers: Sequence[tuple[str, bytes]]) -> Context:
-    """The trace context carried by Kafka headers (empty when no valid ``traceparent``)."""
-    for name, value in headers:
-        if name == TRACEPARENT:
-            return extract_traceparent(value)
-    return Context()
 
 
 def flight_trace_headers() -> list[tuple[bytes, bytes]]:

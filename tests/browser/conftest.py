@@ -9,27 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Final
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PagesStack
 from tests.support.kafka_fixtures import KafkaBroker
-from tests.support.stack_fixtures import ProcessStack, SharedStack
-
-CHROMIUM: Final = Path("/usr/bin/chromium")
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS: Final = Path(__file__).resolve().parents[1] / "artifacts"
+from tests.support.stack_fixtures import ProcessStack
 
 
 @pytest.fixture
@@ -74,18 +60,6 @@ def page(browser: Browser) -> Iterator[Page]:
     finally:
         context.close()
     assert during_test == [], during_test
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot under ``tests/artifacts/`` (gitignored) and return its path."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-#: Store (seeded), responder and a gateway with the demo and ops pages switched on.
-PagesStack = SharedStack
 
 
 @pytest.fixture(scope="module")

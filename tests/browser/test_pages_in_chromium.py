@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import PagesStack, screenshot
+from tests.support.browser import PagesStack, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from store import StoreClient
-from tests.browser.conftest import screenshot
+from tests.support.browser import screenshot
 from tests.support.cli_process import LineReader
 from tests.support.processes import free_port, journeys_command
 

@@ -29,7 +29,7 @@ async def test_sigterm_of_each_gateway_in_turn_answers_every_request(
             assert code in (0, -signal.SIGTERM), f"gateway {n} exit code {code}"
             # The load client sends to the other gateway meanwhile, as a load balancer would.
             restarted = await asyncio.to_thread(
-                stack.start_gateway, f"gateway-{n}-restarted", n, port
+                stack.start_gateway_on, port, f"gateway-{n}-restarted", n, {}
             )
             chaos_stack.gateways[n] = restarted
             await asyncio.sleep(2.0)

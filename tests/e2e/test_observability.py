@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tests.e2e.test_request_path import DEMO_CUSTOMER, wait_answering
-from tests.support.metrics_scrape import scrape, total
+from tests.support.metrics_scrape import scrape
 from tests.support.processes import wait_until
 from tests.support.stack_fixtures import ProcessStack
 
@@ -58,10 +58,7 @@ def wait_for_line(path: Path, what: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_metrics_on_every_process_move_as_requests_flow(process_stack: ProcessStack) -> None:
-    process_stack.start_store()
-    process_stack.seed(50)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway()
+    responder, gateway = process_stack.start_path(50)
     wait_answering(process_stack, gateway)
     urls = {
         "gateway": gateway.metrics_url,
@@ -79,15 +76,15 @@ def test_metrics_on_every_process_move_as_requests_flow(process_stack: ProcessSt
     def responder_counted() -> bool:
         now = scrape(responder.metrics_url)
         return (
-            total(now, "journeys_responder_requests_total")
-            >= total(before["responder"], "journeys_responder_requests_total") + REQUESTS
+            now.total("journeys_responder_requests_total")
+            >= before["responder"].total("journeys_responder_requests_total") + REQUESTS
         )
 
     wait_until(responder_counted, 30, "the responder counting the requests", interval=0.2)
     after = {name: scrape(url) for name, url in urls.items()}
 
     def moved(process: str, name: str, **labels: str) -> float:
-        return total(after[process], name, **labels) - total(before[process], name, **labels)
+        return after[process].total(name, **labels) - before[process].total(name, **labels)
 
     assert moved("gateway", "journeys_gateway_requests_total", route=ROUTE) == REQUESTS
     assert moved("gateway", "journeys_gateway_request_duration_seconds_count", route=ROUTE) == (
@@ -107,10 +104,7 @@ def test_metrics_on_every_process_move_as_requests_flow(process_stack: ProcessSt
 def test_a_request_trace_id_is_followed_from_the_gateway_log_to_the_responder_log(
     process_stack: ProcessStack,
 ) -> None:
-    process_stack.start_store()
-    process_stack.seed(10)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway()
+    responder, gateway = process_stack.start_path(10)
     wait_answering(process_stack, gateway)
     trace_id = uuid.uuid4().hex
     caller_span = secrets.token_hex(8)

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from journeys.contract import Header
-from tests.support.metrics_scrape import scrape, total
+from tests.support.metrics_scrape import scrape
 from tests.support.processes import wait_until
 from tests.support.stack_fixtures import Gateway, ProcessStack, SharedStack
 
@@ -131,7 +131,7 @@ def test_garbage_on_the_request_topic_goes_to_the_dlq_and_the_responder_keeps_an
     with stack.http(answering.gateway) as client:
         assert client.get(_journeys_path(DEMO_CUSTOMER)).status_code == 200
     assert (
-        total(scrape(answering.responder.metrics_url), "journeys_responder_dead_letters_total") >= 2
+        scrape(answering.responder.metrics_url).total("journeys_responder_dead_letters_total") >= 2
     )
 
 
@@ -150,7 +150,7 @@ def test_two_responder_processes_both_receive_partitions_and_every_request_is_an
             for i in range(1, 41):
                 client.get(_journeys_path(f"cust-{i:07d}"))
         counts = [
-            total(scrape(r.metrics_url), "journeys_responder_requests_total")
+            scrape(r.metrics_url).total("journeys_responder_requests_total")
             for r in (first, second)
         ]
         return all(count > 0 for count in counts)
@@ -190,17 +190,14 @@ def test_two_gateway_instances_each_receive_only_their_own_replies(
         assert response.json()["customer_id"] == customer
     for gateway in gateways:
         samples = scrape(gateway.metrics_url)
-        assert total(samples, "journeys_gateway_dropped_replies_total") == 0
-        assert total(samples, "journeys_gateway_replies_total") >= 50
+        assert samples.total("journeys_gateway_dropped_replies_total") == 0
+        assert samples.total("journeys_gateway_replies_total") >= 50
 
 
 def test_with_the_responder_stopped_requests_get_504_at_their_deadline(
     process_stack: ProcessStack,
 ) -> None:
-    process_stack.start_store()
-    process_stack.seed(10)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway(JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="1000")
+    responder, gateway = process_stack.start_path(10, JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="1000")
     wait_answering(process_stack, gateway)
     responder.process.stop()
 
@@ -229,10 +226,7 @@ def test_with_the_store_stopped_requests_get_503(process_stack: ProcessStack) ->
 def test_requests_already_expired_when_polled_are_not_looked_up(
     process_stack: ProcessStack,
 ) -> None:
-    process_stack.start_store()
-    process_stack.seed(10)
-    responder = process_stack.start_responder()
-    gateway = process_stack.start_gateway(JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="300")
+    responder, gateway = process_stack.start_path(10, JOURNEYS_GATEWAY_REQUEST_TIMEOUT_MS="300")
     wait_answering(process_stack, gateway)
     responder.process.stop()
 
@@ -245,20 +239,18 @@ def test_requests_already_expired_when_polled_are_not_looked_up(
     restarted = process_stack.start_responder("responder-restarted")
     wait_until(
         lambda: (
-            total(scrape(restarted.metrics_url), "journeys_responder_expired_requests_total") >= 5
+            scrape(restarted.metrics_url).total("journeys_responder_expired_requests_total") >= 5
         ),
         60,
         "expired requests counted",
     )
-    assert (
-        total(scrape(restarted.metrics_url), "journeys_responder_replies_total", status="ok") == 0
-    )
+    assert scrape(restarted.metrics_url).total("journeys_responder_replies_total", status="ok") == 0
     assert _store_lookups(process_stack) == lookups_before
 
 
 def _store_lookups(stack: ProcessStack) -> float:
     samples = scrape(stack.store_metrics_url)
-    return total(samples, "journeys_store_call_seconds_count", operation="lookup")
+    return samples.total("journeys_store_call_seconds_count", operation="lookup")
 
 
 def test_beyond_the_in_flight_bound_requests_get_429(process_stack: ProcessStack) -> None:

@@ -1,4 +1,4 @@
-"""Builders for responder tests: journey rows/tables of JOURNEY_SCHEMA and request records."""
+"""Builders for responder tests: request records and a reader of the replies topic."""
 
 from __future__ import annotations
 
@@ -7,49 +7,14 @@ import itertools
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pyarrow as pa
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from journeys.contract import CONTRACT_VERSION, Header
-from journeys.schema import JOURNEY_SCHEMA
 
 _offsets = itertools.count()
-
-BASE_TIME = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-def journey_row(customer_id: str, journey_id: str, **overrides: Any) -> dict[str, Any]:
-    """One journey as a dict of JOURNEY_SCHEMA columns; ``overrides`` replace columns."""
-    status = overrides.get("status", "open")
-    row: dict[str, Any] = {
-        "customer_id": customer_id,
-        "journey_id": journey_id,
-        "campaign": "spring-sale",
-        "journey_name": "Spring Sale · step 1",
-        "step": 0,
-        "channel": "email",
-        "content": {"title": "Up to 40% off", "body": "Fresh picks", "cta_url": None,
-                    "image_url": None},
-        "status": status,
-        "priority": 10,
-        "valid_from": BASE_TIME,
-        "valid_to": None,
-        "created_at": BASE_TIME,
-        "updated_at": BASE_TIME,
-        "closed_at": BASE_TIME if status == "closed" else None,
-        "attributes": '{"discount_pct":40,"tags":["a","b"]}',
-    }  # fmt: skip
-    row.update(overrides)
-    return row
-
-
-def journey_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """An Arrow table of JOURNEY_SCHEMA holding ``rows``."""
-    return pa.Table.from_pylist(list(rows), schema=JOURNEY_SCHEMA)
 
 
 def unique_customer(prefix: str = "c") -> str:

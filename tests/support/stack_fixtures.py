@@ -20,17 +20,11 @@ import pytest
 
 from store import StoreClient
 from store.demo_data import generate_journeys
+from tests.support.child_env import http_ok
 from tests.support.kafka_fixtures import KafkaBroker
 from tests.support.processes import ServerProcess, free_port, journeys_command, port_open
 
 PARTITIONS = 4
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass
@@ -128,6 +122,12 @@ class ProcessStack:
             for batch in generate_journeys(customers, seed=7):
                 client.upsert(batch)
 
+    def start_path(self, customers: int, **gateway_env: str) -> tuple[Responder, Gateway]:
+        """The request path: a store seeded with ``customers``, a responder and a gateway."""
+        self.start_store()
+        self.seed(customers)
+        return self.start_responder(), self.start_gateway("gateway", 0, **gateway_env)
+
     def start_responder(self, name: str = "responder", **env: str) -> Responder:
         port = free_port()
         environment = {
@@ -144,16 +144,19 @@ class ProcessStack:
             journeys_command("responder", "run"),
             self.work_dir,
             env=environment,
-            ready=lambda: _http_ok(metrics),
+            ready=lambda: http_ok(metrics),
             ready_timeout=60,
         )
         return Responder(metrics, self._start(process))
 
-    def start_gateway(
-        self, name: str = "gateway", reply_partition: int = 0, port: int | None = None, **env: str
+    def start_gateway(self, name: str = "gateway", reply_partition: int = 0, **env: str) -> Gateway:
+        """A gateway on a free port."""
+        return self.start_gateway_on(free_port(), name, reply_partition, env)
+
+    def start_gateway_on(
+        self, port: int, name: str, reply_partition: int, env: dict[str, str]
     ) -> Gateway:
-        """A gateway on ``port`` (a free one unless given: pass the old one to restart it)."""
-        port = port if port is not None else free_port()
+        """A gateway on ``port`` (pass a stopped gateway's port to restart it in place)."""
         environment = {
             **self.kafka_env(),
             "JOURNEYS_GATEWAY_HOST": "127.0.0.1",
@@ -168,7 +171,7 @@ class ProcessStack:
             journeys_command("gateway", "serve"),
             self.work_dir,
             env=environment,
-            ready=lambda: _http_ok(f"{url}/readyz"),
+            ready=lambda: http_ok(f"{url}/readyz"),
             ready_timeout=60,
         )
         return Gateway(url, self._start(process))
@@ -208,10 +211,7 @@ def shared_stack(
     """Store (200 demo customers), one responder and one gateway, shared by a test module."""
     stack = ProcessStack(kafka_broker, tmp_path_factory.mktemp("stack"))
     try:
-        stack.start_store()
-        stack.seed(200)
-        responder = stack.start_responder()
-        gateway = stack.start_gateway()
+        responder, gateway = stack.start_path(200)
         yield SharedStack(stack, gateway, responder)
     finally:
         stack.close()

@@ -14,14 +14,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
 import pytest
 
-from journeys.schema import JOURNEY_SCHEMA
 from store import StoreClient, StoreError
 from store.protocol import Role
 from tests.support.processes import ServerProcess, free_port, journeys_command
@@ -37,37 +33,6 @@ def make_tokens() -> dict[str, str]:
 def unique_prefix() -> str:
     """A customer-id prefix no other test uses (ids must match the schema's pattern)."""
     return f"t{uuid.uuid4().hex[:12]}"
-
-
-def journey_row(customer_id: str, journey_id: str, **overrides: Any) -> dict[str, Any]:
-    """One valid journey as a dict; ``status="closed"`` also sets ``closed_at``."""
-    now = datetime.now(UTC)
-    row: dict[str, Any] = {
-        "customer_id": customer_id,
-        "journey_id": journey_id,
-        "campaign": "spring-sale",
-        "journey_name": "Spring Sale",
-        "step": 0,
-        "channel": "email",
-        "content": {"title": "Hello", "body": "Body", "cta_url": None, "image_url": None},
-        "status": "open",
-        "priority": 10,
-        "valid_from": now - timedelta(days=1),
-        "valid_to": None,
-        "created_at": now - timedelta(days=2),
-        "updated_at": now,
-        "closed_at": None,
-        "attributes": '{"discount_pct": 10}',
-    }
-    row.update(overrides)
-    if row["status"] == "closed" and "closed_at" not in overrides:
-        row["closed_at"] = now - timedelta(hours=1)
-    return row
-
-
-def journeys_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """A JOURNEY_SCHEMA table from :func:`journey_row` dicts."""
-    return pa.Table.from_pylist(rows, schema=JOURNEY_SCHEMA)
 
 
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:

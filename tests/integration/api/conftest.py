@@ -2,89 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
 from journeys.kafka import KafkaSettings, ensure_topics
 from tests.integration.api.echo_responder import EchoResponder
+from tests.support.gateway_process import GatewayProcess, GatewayStarter, start_gateway
 from tests.support.kafka_fixtures import KafkaBroker
-from tests.support.processes import ServerProcess, free_port, journeys_command
-
-API_KEY = "integration-key-5d1e0a7b3c"
-
-
-@dataclass
-class GatewayProcess:
-    """A running ``journeys gateway serve`` and how to reach it."""
-
-    process: ServerProcess
-    url: str
-    reply_partition: int
-
-    def client(self, timeout: float = 10.0) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, headers={"X-API-Key": API_KEY}, timeout=timeout)
-
-
-def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
-    """The JOURNEYS_KAFKA_* environment that reproduces ``kafka`` in a child process."""
-    fields = (
-        "bootstrap_servers",
-        "profile",
-        "requests_topic",
-        "replies_topic",
-        "dlq_topic",
-        "partitions",
-        "create_topics",
-    )
-    return {f"JOURNEYS_KAFKA_{name.upper()}": str(getattr(kafka, name)) for name in fields}
-
-
-def http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def start_gateway(
-    name: str,
-    kafka: KafkaSettings,
-    log_dir: Path,
-    *,
-    reply_partition: int,
-    wait_ready: bool = True,
-    **settings: object,
-) -> GatewayProcess:
-    """Start one gateway process; wait for /readyz (or only /healthz when Kafka is absent)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("JOURNEYS_")}
-    env.update(kafka_env(kafka))
-    env.update(
-        {
-            "JOURNEYS_GATEWAY_PORT": str(port),
-            "JOURNEYS_GATEWAY_API_KEYS": API_KEY,
-            "JOURNEYS_GATEWAY_REPLY_PARTITION": str(reply_partition),
-            **{f"JOURNEYS_GATEWAY_{key.upper()}": str(value) for key, value in settings.items()},
-        }
-    )
-    probe = f"{url}/readyz" if wait_ready else f"{url}/healthz"
-    process = ServerProcess(
-        name,
-        journeys_command("gateway", "serve"),
-        log_dir,
-        env=env,
-        ready=lambda: http_ok(probe),
-        ready_timeout=60.0,
-    )
-    process.start()
-    return GatewayProcess(process, url, reply_partition)
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +37,6 @@ async def echo_responder(gateway_kafka: KafkaSettings) -> AsyncIterator[EchoResp
         yield responder
     finally:
         await responder.stop()
-
-
-GatewayStarter = Callable[..., GatewayProcess]
 
 
 @pytest.fixture(scope="module")

@@ -9,26 +9,21 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from journeys.devstack import EmbeddedBroker, metadata_probe
 from journeys.kafka import KafkaSettings, create_producer
-from tests.integration.api.conftest import API_KEY, GatewayProcess, GatewayStarter
 from tests.integration.api.echo_responder import EchoResponder
+from tests.support.gateway_process import API_KEY, GatewayProcess, GatewayStarter
+from tests.support.metrics_scrape import parse
 from tests.support.processes import ServerProcess, free_port
 
 pytestmark = pytest.mark.integration
 
 
 async def metric(gateway: GatewayProcess, name: str, **labels: str) -> float:
-    """One sample scraped from the gateway's /metrics (0 when absent)."""
+    """The samples called ``name`` with ``labels`` on the gateway's /metrics, summed."""
     async with gateway.client() as http:
-        text = (await http.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and sample.labels == labels:
-                return float(sample.value)
-    return 0.0
+        return parse((await http.get("/metrics")).text).total(name, **labels)
 
 
 async def eventually(

@@ -3,33 +3,18 @@ and the real store server process."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from journeys.kafka import KafkaSettings
-from responder import Responder, ResponderMetrics, ResponderSettings
-from responder.runner import open_store
+from responder import ResponderSettings
 from store import StoreClientSettings
 from tests.support.kafka_fixtures import KafkaSettingsFactory
 from tests.support.store_fixtures import StoreServer
-
-
-@dataclass
-class RunningResponder:
-    settings: ResponderSettings
-    metrics: ResponderMetrics
-    responder: Responder
-
-    def sample(self, name: str, **labels: str) -> float:
-        value = self.metrics.registry.get_sample_value(name, labels)
-        return 0.0 if value is None else value
 
 
 @pytest.fixture
@@ -50,18 +35,3 @@ def responder_settings(
         return ResponderSettings(**values)
 
     return build
-
-
-@asynccontextmanager
-async def running_responder(settings: ResponderSettings) -> AsyncIterator[RunningResponder]:
-    """A :class:`Responder` answering in a task of this event loop until the block ends."""
-    metrics = ResponderMetrics()
-    stop = asyncio.Event()
-    async with open_store(settings.store) as store, Responder(settings, store, metrics) as r:
-        task = asyncio.create_task(r.run(stop))
-        try:
-            yield RunningResponder(settings, metrics, r)
-        finally:
-            stop.set()
-            async with asyncio.timeout(30):
-                await task

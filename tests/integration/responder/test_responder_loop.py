@@ -14,16 +14,15 @@ from journeys.contract import Header, ReplyStatus, decode_reply
 from journeys.kafka import create_producer
 from responder import ResponderSettings
 from store import StoreClientSettings
-from tests.integration.responder.conftest import running_responder
+from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.responder_builders import (
     ReplyReader,
-    journey_row,
-    journey_table,
     now_ms,
     request_headers,
     request_value,
     unique_customer,
 )
+from tests.support.running_responder import running_responder
 from tests.support.store_fixtures import StoreServer
 
 pytestmark = pytest.mark.integration
@@ -34,7 +33,7 @@ Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 def seed(store_server: StoreServer, rows: list[dict[str, Any]]) -> None:
     with store_server.client("writer") as client:
-        client.upsert(journey_table(rows))
+        client.upsert(journeys_table(rows))
 
 
 async def produce(settings: ResponderSettings, *messages: Message) -> None:

@@ -6,19 +6,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import TopicPartition
 
 from journeys.contract import ReplyStatus, decode_reply
 from journeys.kafka import KafkaSettings, create_consumer, create_producer, ensure_topics
+from tests.support.child_env import http_ok, kafka_env
+from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.kafka_fixtures import KafkaSettingsFactory, group_members
-from tests.support.metrics_scrape import scrape, total
+from tests.support.metrics_scrape import scrape
 from tests.support.processes import ServerProcess, free_port, journeys_command, wait_until
 from tests.support.responder_builders import (
     ReplyReader,
-    journey_row,
-    journey_table,
     request_headers,
     request_value,
     unique_customer,
@@ -28,24 +27,6 @@ from tests.support.store_fixtures import StoreServer
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
-
-
-def _kafka_env(kafka: KafkaSettings) -> dict[str, str]:
-    return {
-        "JOURNEYS_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "JOURNEYS_KAFKA_PROFILE": kafka.profile,
-        "JOURNEYS_KAFKA_REQUESTS_TOPIC": kafka.requests_topic,
-        "JOURNEYS_KAFKA_REPLIES_TOPIC": kafka.replies_topic,
-        "JOURNEYS_KAFKA_DLQ_TOPIC": kafka.dlq_topic,
-        "JOURNEYS_KAFKA_PARTITIONS": str(kafka.partitions),
-    }
-
-
-def _metrics_up(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 class ResponderProcesses:
@@ -62,7 +43,7 @@ class ResponderProcesses:
         port = free_port()
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         env = {
-            **_kafka_env(self.kafka),
+            **kafka_env(self.kafka),
             "JOURNEYS_RESPONDER_STORE__URL": self.store_server.url,
             "JOURNEYS_RESPONDER_STORE__TOKEN": self.store_server.tokens["reader"],
             "JOURNEYS_RESPONDER_GROUP_ID": self.group_id,
@@ -73,7 +54,7 @@ class ResponderProcesses:
             journeys_command("responder", "run"),
             self.log_dir,
             env=env,
-            ready=lambda: _metrics_up(metrics_url),
+            ready=lambda: http_ok(metrics_url),
             ready_timeout=60,
         )
         self.started.append((process, metrics_url))
@@ -98,11 +79,8 @@ def responders(
 
 def assigned_partitions(metrics_url: str) -> set[int]:
     """The request partitions a responder reports lag for, i.e. the ones it owns."""
-    partitions = set()
-    for key in scrape(metrics_url):
-        if key.startswith("journeys_responder_consumer_lag{"):
-            partitions.add(int(key.split('partition="')[1].split('"')[0]))
-    return partitions
+    lags = scrape(metrics_url).labels("journeys_responder_consumer_lag")
+    return {int(labels["partition"]) for labels in lags}
 
 
 async def send_requests(kafka: KafkaSettings, customers: list[str]) -> list[str]:
@@ -125,7 +103,7 @@ async def send_requests(kafka: KafkaSettings, customers: list[str]) -> list[str]
 def seed_customers(store_server: StoreServer, count: int) -> list[str]:
     customers = [unique_customer() for _ in range(count)]
     with store_server.client("writer") as client:
-        client.upsert(journey_table([journey_row(c, "j-1") for c in customers[::2]]))
+        client.upsert(journeys_table([journey_row(c, "j-1") for c in customers[::2]]))
     return customers
 
 
@@ -149,7 +127,7 @@ async def test_two_responder_processes_share_the_partitions_and_answer_every_req
     statuses = [decode_reply(m.value or b"").status for m in replies.values()]
     assert statuses.count(ReplyStatus.OK) == 20
     assert statuses.count(ReplyStatus.NOT_FOUND) == 20
-    consumed = [total(scrape(url), "journeys_responder_requests_total") for url in (first, second)]
+    consumed = [scrape(url).total("journeys_responder_requests_total") for url in (first, second)]
     assert all(count > 0 for count in consumed), consumed
     assert sum(consumed) >= len(ids)
 

@@ -11,13 +11,9 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.processes import free_port, journeys_command
-from tests.support.store_fixtures import (
-    StoreServer,
-    journey_row,
-    journeys_table,
-    unique_prefix,
-)
+from tests.support.store_fixtures import StoreServer, unique_prefix
 
 pytestmark = pytest.mark.integration
 

@@ -10,16 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from journeys.schema import KEY_SCHEMA
 from store import generate_journeys
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.metrics_scrape import Scrape, scrape
 from tests.support.processes import free_port
-from tests.support.store_fixtures import StoreServer, journey_row, journeys_table, unique_prefix
+from tests.support.store_fixtures import StoreServer, unique_prefix
 
 pytestmark = pytest.mark.integration
 STATUSES = ("all", "open", "closed")
@@ -34,14 +34,8 @@ def _steps(table: pa.Table) -> dict[str, list[int]]:
     return steps
 
 
-def _cache_metrics(port: int) -> dict[str, float]:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name.startswith("journeys_store_lookup_cache_")
-    }
+def _cache_metrics(port: int) -> Scrape:
+    return scrape(f"http://127.0.0.1:{port}/metrics")
 
 
 def _metrics_server(
@@ -122,10 +116,10 @@ def test_purge_without_keys_empties_the_cache(store_server_factory: Factory) -> 
         writer.upsert(journeys_table(rows))
         reader.lookup(["c1"])
         assert reader.lookup(["c1"]).num_rows == 2
-        assert _cache_metrics(port)["journeys_store_lookup_cache_customers"] == 1
+        assert _cache_metrics(port).value("journeys_store_lookup_cache_customers") == 1
         offloader.purge(closed_before=now - timedelta(days=1),
                         snapshot_at=offloader.scan().snapshot_at)  # fmt: skip
-        assert _cache_metrics(port)["journeys_store_lookup_cache_customers"] == 0
+        assert _cache_metrics(port).value("journeys_store_lookup_cache_customers") == 0
         assert reader.lookup(["c1"])["journey_id"].to_pylist() == ["b"]
 
 
@@ -204,8 +198,8 @@ def test_concurrent_upserts_and_lookups_leave_no_stale_entries(
                 final = _steps(reader.lookup(customers))
                 assert final == {customer: [versions, versions] for customer in customers}
         metrics = _cache_metrics(port)
-    assert metrics["journeys_store_lookup_cache_hits_total"] > 0
-    assert metrics["journeys_store_lookup_cache_invalidations_total"] > 0
+    assert metrics.value("journeys_store_lookup_cache_hits_total") > 0
+    assert metrics.value("journeys_store_lookup_cache_invalidations_total") > 0
 
 
 def test_results_with_the_cache_equal_results_without_it(
@@ -232,7 +226,7 @@ def test_results_with_the_cache_equal_results_without_it(
                         writer.upsert(table)
             with server.client("reader") as reader:
                 results[mode] = [reader.lookup(i, status=s) for i, s in requests]
-            hits = _cache_metrics(port).get("journeys_store_lookup_cache_hits_total", 0)
+            hits = _cache_metrics(port).total("journeys_store_lookup_cache_hits_total")
         assert (hits > 0) == (mode == "on")
     for on, off in zip(results["on"], results["off"], strict=True):
         assert on.equals(off, check_metadata=True)

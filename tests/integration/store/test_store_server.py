@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.flight as flight
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA, KEY_SCHEMA
@@ -18,12 +19,8 @@ from store import (
     StoreUnauthorized,
     StoreUnavailable,
 )
-from tests.support.store_fixtures import (
-    StoreServer,
-    journey_row,
-    journeys_table,
-    unique_prefix,
-)
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.store_fixtures import StoreServer, unique_prefix
 
 pytestmark = pytest.mark.integration
 Factory = Callable[..., AbstractContextManager[StoreServer]]
@@ -47,7 +44,7 @@ def test_upsert_then_lookup_returns_the_new_values(store_server: StoreServer) ->
     assert found.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
     assert found["journey_id"].to_pylist() == ["j-2", "j-1"]  # by priority
     assert found["priority"].to_pylist() == [1, 3]
-    assert found["content"][0].as_py()["title"] == "Hello"
+    assert found["content"][0].as_py()["title"] == "Up to 40% off"
 
 
 def test_reupserting_a_key_updates_and_never_duplicates(store_server: StoreServer) -> None:
@@ -271,3 +268,21 @@ def test_stats_counts_rows_by_status_and_reports_version(store_server_factory: F
     assert (stats.rows_open, stats.rows_closed) == (1, 1)
     assert stats.db_bytes > 0
     assert stats.version
+
+
+def test_an_unknown_status_filter_is_refused_by_client_and_server(
+    store_server: StoreServer,
+) -> None:
+    with store_server.client("reader") as reader:
+        with pytest.raises(StoreInvalidRequest, match="status must be one of open, closed, all"):
+            reader.lookup(["c-1"], status="pending")
+        with pytest.raises(StoreInvalidRequest, match="status must be one of open, closed, all"):
+            reader.scan(status="pending")
+    raw = flight.FlightClient(store_server.url)
+    options = flight.FlightCallOptions(
+        headers=[(b"authorization", f"Bearer {store_server.tokens['reader']}".encode())]
+    )
+    ticket = flight.Ticket(b'{"op": "lookup", "customer_ids": ["c-1"], "status": "pending"}')
+    with pytest.raises(pa.ArrowInvalid, match="status must be one of open, closed, all"):
+        raw.do_get(ticket, options).read_all()
+    raw.close()

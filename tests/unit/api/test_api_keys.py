@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.unit.api.conftest import API_KEY, OLD_API_KEY, Gateway
+from tests.support.gateway_app import API_KEY, OLD_API_KEY, Gateway
 
 
 async def test_missing_api_key_is_401_saying_which_header(gateway: Gateway) -> None:

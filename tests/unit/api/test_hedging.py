@@ -10,8 +10,8 @@ import pytest
 
 from api.errors import KafkaUnavailable
 from api.hedging import MIN_SAMPLES, HedgeConfig, Hedger, hedge_partition
-from tests.unit.api.conftest import answer_with_journeys
-from tests.unit.api.fake_kafka import FakeKafka, SentRequest
+from tests.support.fake_kafka import FakeKafka, SentRequest
+from tests.support.gateway_app import answer_with_journeys
 
 FAST_HEDGE: dict[str, Any] = {
     "hedge_delay_floor_ms": 10,
@@ -137,7 +137,8 @@ async def test_a_hedge_that_kafka_refuses_leaves_the_first_copy_waiting(
     async def refuse_hedges(key: bytes, value: bytes, headers: Any, partition: Any = None) -> int:
         if partition is not None:
             raise KafkaUnavailable("broker down")
-        return await original_send(key, value, headers, partition)
+        sent: int = await original_send(key, value, headers, partition)
+        return sent
 
     kafka.send = refuse_hedges  # type: ignore[method-assign]
 

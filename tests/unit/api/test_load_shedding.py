@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.unit.api.conftest import Gateway
-from tests.unit.api.fake_kafka import FakeKafka, unavailable_link
+from tests.support.fake_kafka import FakeKafka, unavailable_link
+from tests.support.gateway_app import Gateway
 
 
 async def test_beyond_the_in_flight_bound_the_answer_is_429_with_retry_after(

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from api.routes.lookup_route import LookupRoute
-from tests.unit.api.conftest import API_KEY, Gateway
+from tests.support.gateway_app import API_KEY, Gateway
 
 # (method, path, query, API key): well-formed lookups and every way to miss the fast path.
 REQUESTS = [

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from api import create_app
 from journeys.contract import CONTRACT_VERSION, Header, decode_request
-from tests.unit.api.conftest import Gateway, journey
-from tests.unit.api.fake_kafka import FakeKafka, SentRequest, reply_value
+from tests.support.fake_kafka import FakeKafka, SentRequest, reply_value
+from tests.support.gateway_app import Gateway, answer_with_journeys, gateway_settings
+from tests.support.journey_rows import reply_journey
 
 TRACEPARENT_RE = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
@@ -26,7 +28,7 @@ async def test_lookup_returns_the_journeys_sorted_by_priority(gateway: Gateway) 
     assert body["customer_id"] == "cust-1"
     assert body["status"] == "open"
     assert [j["journey_id"] for j in body["journeys"]] == ["j-c", "j-a", "j-b"]
-    assert body["journeys"][0] == journey("cust-1", "j-c", 1)
+    assert body["journeys"][0] == reply_journey("cust-1", "j-c", priority=1)
 
 
 async def test_request_is_produced_with_customer_key_contract_value_and_headers(
@@ -167,8 +169,23 @@ async def test_readyz_is_200_when_connected_and_503_when_not(gateway: Gateway) -
     assert not_ready.json()["checks"]["kafka_connected"] is False
 
 
-async def test_lifespan_starts_and_stops_the_kafka_link(start_gateway: Callable[..., Any]) -> None:
-    gateway: Gateway = await start_gateway()
+async def test_lifespan_starts_and_stops_the_kafka_link() -> None:
+    kafka = FakeKafka(respond=answer_with_journeys)
+    app = create_app(gateway_settings(), link_factory=kafka.bind)
 
-    assert gateway.kafka.started
-    assert not gateway.kafka.stopped
+    async with app.router.lifespan_context(app):
+        running = (kafka.started, kafka.stopped)
+
+    assert running == (True, False)
+    assert kafka.stopped
+
+
+async def test_lifespan_stops_the_kafka_link_when_the_app_fails() -> None:
+    kafka = FakeKafka(respond=answer_with_journeys)
+    app = create_app(gateway_settings(), link_factory=kafka.bind)
+
+    with pytest.raises(RuntimeError, match="serving failed"):
+        async with app.router.lifespan_context(app):
+            raise RuntimeError("serving failed")
+
+    assert kafka.stopped

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from journeys.schema import ID_MAX_LENGTH, ID_PATTERN
-from tests.unit.api.conftest import Gateway
+from tests.support.fake_kafka import FakeKafka
+from tests.support.gateway_app import Gateway
 
 PATH = "/v1/customers/{customer_id}/journeys"
 
@@ -46,3 +48,27 @@ async def test_docs_page_is_served(gateway: Gateway) -> None:
 
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+
+
+class UnreachableKafka(FakeKafka):
+    """Connected (reply partition assigned) but the broker does not answer now."""
+
+    async def ready(self) -> bool:
+        return False
+
+
+async def test_readyz_documented_examples_are_what_it_answers(
+    start_gateway: Callable[..., Any],
+) -> None:
+    ready: Gateway = await start_gateway()
+    not_ready: Gateway = await start_gateway(kafka=UnreachableKafka())
+    document = await openapi(ready)
+    responses = document["paths"]["/readyz"]["get"]["responses"]
+    ready_example = document["components"]["schemas"]["Readiness"]["examples"][0]
+    not_ready_example = responses["503"]["content"]["application/json"]["example"]
+
+    ok = await ready.http.get("/readyz")
+    refused = await not_ready.http.get("/readyz")
+
+    assert (ok.status_code, ok.json()) == (200, ready_example)
+    assert (refused.status_code, refused.json()) == (503, not_ready_example)

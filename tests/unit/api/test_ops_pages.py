@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from api import GatewaySettings
 from api.demo.ops_monitor import OpsMonitor, open_ops_monitor
 from api.demo.ops_summary import LOOKUP_ROUTE
+from tests.support.gateway_app import API_KEY, Gateway, gateway_settings
 from tests.support.processes import free_port
-from tests.unit.api.conftest import API_KEY, Gateway, gateway_settings
 
 PAGE_PATHS = ("/", "/ops", "/ops/summary", "/demo/config", "/static/demo.js", "/static/ops.js")
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from journeys.contract import Header
+from tests.support.fake_kafka import FakeKafka
+from tests.support.gateway_app import API_KEY, Gateway
 from tests.support.log_fixtures import JsonLogs
-from tests.unit.api.conftest import API_KEY, Gateway
-from tests.unit.api.fake_kafka import FakeKafka
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -86,7 +86,7 @@ async def test_each_request_logs_one_json_line_with_correlation_and_trace_ids(
 ) -> None:
     response = await gateway.lookup("cust-1", headers={"traceparent": VALID})
 
-    [line] = json_logs.find(logger="journeys.api.requests")
+    [line] = json_logs.find(logger="journeys.gateway.requests")
     sent = gateway.kafka.sent[0]
     assert line["correlation_id"] == sent.correlation_id == response.headers["x-correlation-id"]
     assert line["trace_id"] == TRACE_ID
@@ -108,7 +108,7 @@ async def test_failed_requests_are_logged_with_their_correlation_id_and_no_api_k
         await gateway.http.get("/v1/customers/c/journeys", headers={"X-API-Key": wrong_key})
     ).status_code == 401
 
-    timeout, unauthorized = json_logs.find(logger="journeys.api.requests")
+    timeout, unauthorized = json_logs.find(logger="journeys.gateway.requests")
     assert timeout["status"] == 504
     assert timeout["correlation_id"] == gateway.kafka.sent[0].correlation_id
     assert unauthorized["status"] == 401

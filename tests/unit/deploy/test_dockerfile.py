@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -88,19 +87,16 @@ def test_hadolint_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_first_instruction_is_from(instructions: list[tuple[str, str]]) -> None:
-    # ARG before FROM is allowed by Docker; nothing else is.
-    first = next(name for name, _ in instructions if name != "ARG")
-    assert first == "FROM"
+# Instruction order, tagged (not :latest) bases, ADD of URLs, exec-form ENTRYPOINT/CMD and
+# a root last USER are hadolint's rules (DL3061, DL3006/DL3007, DL3020, DL3025, DL3002):
+# test_hadolint_finds_nothing covers them. The tests below check what hadolint cannot know.
 
 
-def test_every_base_image_is_pinned_and_the_python_one_is_311_slim(stages: list[Stage]) -> None:
+def test_every_base_image_is_python_311_slim(stages: list[Stage]) -> None:
     names = {stage.name for stage in stages}
     external = [stage.base for stage in stages if stage.base not in names]
     assert external
     for base in external:
-        assert ":" in base, base
-        assert not base.endswith(":latest"), base
         assert base == "python:3.11-slim", base
 
 
@@ -131,22 +127,16 @@ def test_run_targets_drop_root(stages: list[Stage], target: str) -> None:
 
 
 @pytest.mark.parametrize("target", RUN_TARGETS)
-def test_run_targets_have_a_healthcheck_and_exec_form_entrypoint(
-    stages: list[Stage], target: str
-) -> None:
+def test_run_targets_have_a_healthcheck_and_an_entrypoint(stages: list[Stage], target: str) -> None:
     stage = next(stage for stage in stages if stage.name == target)
     healthcheck = stage.values("HEALTHCHECK")
     assert healthcheck
     assert "CMD" in healthcheck[-1]
-    entrypoint = stage.values("ENTRYPOINT")
-    assert entrypoint
-    assert isinstance(json.loads(entrypoint[-1]), list)
+    assert stage.values("ENTRYPOINT")
 
 
-def test_no_add_of_urls_and_no_secrets_in_env(instructions: list[tuple[str, str]]) -> None:
+def test_no_secrets_in_env_or_arg(instructions: list[tuple[str, str]]) -> None:
     for name, args in instructions:
-        if name == "ADD":
-            assert not re.search(r"https?://|git@", args), args
         if name in {"ENV", "ARG"}:
             assert not re.search(r"(TOKEN|PASSWORD|API_KEY|SECRET)\w*=", args.upper()), args
 

@@ -72,7 +72,7 @@ async def test_the_async_client_carries_the_trace_into_its_worker_thread(
     server_spans: tuple[str, InMemorySpanExporter],
 ) -> None:
     url, exporter = server_spans
-    async with AsyncStoreClient(url, "t" * 20) as client:
+    async with AsyncStoreClient(StoreClient(url, "t" * 20)) as client:
         with get_tracer("test").start_as_current_span("batch") as caller:
             await client.health()
 

@@ -1,4 +1,4 @@
-"""traceparent helpers: Kafka and Flight headers, exporter choice from OTEL_* variables."""
+"""traceparent helpers: header values, Flight headers, exporter choice from OTEL_* variables."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from opentelemetry.trace import SpanKind
 
 from journeys.observability import (
     current_traceparent,
-    extract_kafka_context,
     extract_traceparent,
     flight_trace_headers,
     get_tracer,
-    inject_kafka_headers,
     remote_span_context,
     traceparent_of,
 )
@@ -24,15 +22,13 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
 
-def test_a_traceparent_round_trips_through_kafka_headers() -> None:
+def test_a_traceparent_round_trips_through_a_header_value() -> None:
     with get_tracer("test").start_as_current_span("send") as span:
-        headers = inject_kafka_headers([("correlation-id", b"c1")])
+        value = current_traceparent()
 
-    assert headers[0] == ("correlation-id", b"c1")
-    [(name, value)] = headers[1:]
-    assert name == "traceparent"
-    assert value.decode() == traceparent_of(span.get_span_context())
-    received = remote_span_context(value)
+    assert value is not None
+    assert value == traceparent_of(span.get_span_context())
+    received = remote_span_context(value.encode())
     assert received is not None
     assert received.is_remote
     assert (received.trace_id, received.span_id) == (
@@ -41,8 +37,8 @@ def test_a_traceparent_round_trips_through_kafka_headers() -> None:
     )
 
 
-def test_a_span_started_from_kafka_headers_continues_the_trace() -> None:
-    context = extract_kafka_context([("other", b"x"), ("traceparent", PARENT.encode())])
+def test_a_span_started_from_a_traceparent_continues_the_trace() -> None:
+    context = extract_traceparent(PARENT.encode())
 
     with get_tracer("test").start_as_current_span(
         "handle", context=context, kind=SpanKind.CONSUMER
@@ -56,7 +52,6 @@ def test_a_span_started_from_kafka_headers_continues_the_trace() -> None:
 
 
 def test_nothing_is_injected_outside_a_span() -> None:
-    assert inject_kafka_headers([]) == []
     assert flight_trace_headers() == []
     assert current_traceparent() is None
 
@@ -74,10 +69,8 @@ def test_nothing_is_injected_outside_a_span() -> None:
     ],
 )
 def test_an_absent_or_invalid_traceparent_gives_no_parent(value: bytes | None) -> None:
-    headers = [] if value is None else [("traceparent", value)]
-
     assert remote_span_context(value) is None
-    with get_tracer("test").start_as_current_span("root", context=extract_kafka_context(headers)):
+    with get_tracer("test").start_as_current_span("root", context=extract_traceparent(value)):
         started = current_traceparent()
     assert started is not None
     assert TRACE_ID not in started

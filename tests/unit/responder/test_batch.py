@@ -13,14 +13,8 @@ from responder.batch import STORE_UNAVAILABLE_ERROR, BatchHandler
 from responder.replies import Outbound
 from responder.store_lookup import RetryPolicy
 from store import StoreError, StoreUnauthenticated, StoreUnavailable
-from tests.support.responder_builders import (
-    journey_row,
-    journey_table,
-    now_ms,
-    record,
-    request_headers,
-    request_record,
-)
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.responder_builders import now_ms, record, request_headers, request_record
 
 
 class FakeStore:
@@ -39,7 +33,7 @@ class FakeStore:
         return self.table.filter(mask)
 
 
-STORE_TABLE = journey_table(
+STORE_TABLE = journeys_table(
     [
         journey_row("alice", "a2", priority=20),
         journey_row("alice", "a1", priority=10),

@@ -111,3 +111,10 @@ def test_malformed_traceparent_is_dropped_not_rejected() -> None:
 def test_unknown_headers_are_ignored() -> None:
     rec = record(request_value("c1"), [*request_headers(), ("x-extra", b"1"), ("x-extra", b"2")])
     assert isinstance(parse(rec), InboundRequest)
+
+
+def test_traceparent_is_read_by_the_shared_helper_and_kept_in_lower_case() -> None:
+    value = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01"
+    parsed = parse(request_record("c1", traceparent=value))
+    assert isinstance(parsed, InboundRequest)
+    assert parsed.routing.traceparent == value.lower()

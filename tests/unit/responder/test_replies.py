@@ -12,14 +12,15 @@ from journeys.contract import (
 )
 from responder.inbound import Routing
 from responder.replies import JourneyIndex, dead_letter, encode_reply, reply
-from tests.support.responder_builders import journey_row, journey_table, record
+from tests.support.journey_rows import journey_row, journeys_table
+from tests.support.responder_builders import record
 
 ROUTING = Routing("corr-1", 5, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 
 
 def index() -> JourneyIndex:
     return JourneyIndex.from_table(
-        journey_table(
+        journeys_table(
             [
                 journey_row("c1", "j-low", priority=50),
                 journey_row("c2", "j-other", priority=1),

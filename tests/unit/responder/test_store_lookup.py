@@ -10,7 +10,7 @@ import pytest
 
 from responder.store_lookup import LookupAttempts, RetryPolicy, lookup_with_retry
 from store import StoreUnavailable
-from tests.support.responder_builders import journey_table
+from tests.support.journey_rows import journeys_table
 
 
 class HangingStore:
@@ -79,7 +79,7 @@ def test_budget_is_clamped_between_the_policy_bounds() -> None:
 async def test_successful_lookup_returns_the_table() -> None:
     class Store:
         async def lookup(self, customer_ids: Sequence[str], status: str = "all") -> pa.Table:
-            return journey_table([])
+            return journeys_table([])
 
     attempts = LookupAttempts()
     table = await lookup_with_retry(

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from journeys.schema import JOURNEY_SCHEMA, conform_to_journey_schema
 from store.lookup_cache import LookupCache
 from store.settings import StoreServerSettings
-from tests.support.store_fixtures import journey_row, journeys_table
+from tests.support.journey_rows import journey_row, journeys_table
 
 ORDER = [("customer_id", "ascending"), ("priority", "ascending"), ("journey_id", "ascending")]
 

@@ -14,7 +14,7 @@ from store.validation import (
     split_valid,
     validate_batch,
 )
-from tests.support.store_fixtures import journey_row, journeys_table
+from tests.support.journey_rows import journey_row, journeys_table
 
 
 def _table(n: int = 3) -> pa.Table:

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from journeys.cli.app import app
 from journeys.cli.gateway_client import LookupFailed, fetch_customer_journeys
 from journeys.contract import StatusFilter
+from tests.support.journey_rows import reply_journey
 from tests.support.processes import free_port
-from tests.unit.api.conftest import journey
 
 runner = CliRunner()
 
@@ -35,7 +35,11 @@ def fetch(status: int, body: object) -> object:
 
 
 def test_client_returns_the_body_of_a_200() -> None:
-    body = {"customer_id": "cust/1", "status": "all", "journeys": [journey("c", "j", 1)]}
+    body = {
+        "customer_id": "cust/1",
+        "status": "all",
+        "journeys": [reply_journey("c", "j", priority=1)],
+    }
 
     assert fetch(200, body) == body
 
