@@ -8,7 +8,16 @@ RUNTIME := $(VENV)/.installed-runtime
 # --inexact keeps uv itself (installed by pip into the same venv) when syncing.
 SYNC    := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 
-.PHONY: install test lint imports typecheck pytest up bench lock clean
+.PHONY: install test lint imports typecheck pytest up bench bench-brokers soak lock clean kafka
+
+# Apache Kafka (the broker of tests, benchmarks and `journeys up`): the jars of the version
+# pinned in journeys/devstack/kafka-pom.xml, fetched from Maven Central by Maven into .cache/.
+# Skipped (with a note) where java or mvn is missing: then tests and `journeys up` use Tansu,
+# except in CI, where the test session fails without them.
+KAFKA_POM     := journeys/devstack/kafka-pom.xml
+KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' $(KAFKA_POM))
+KAFKA_LIBS    := .cache/kafka-$(KAFKA_VERSION)/libs
+KAFKA_STAMP   := $(KAFKA_LIBS)/.complete
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -24,7 +33,19 @@ $(RUNTIME): pyproject.toml uv.lock | $(VENV)/bin/python
 	$(SYNC) --extra embedded
 	touch $(RUNTIME)
 
-install: $(STAMP)
+$(KAFKA_STAMP): $(KAFKA_POM)
+	@if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then \
+		rm -rf $(KAFKA_LIBS) && \
+		mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies \
+			-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS) && \
+		touch $(KAFKA_STAMP); \
+	else \
+		echo "note: java or mvn not found; Apache Kafka $(KAFKA_VERSION) not fetched (Tansu will be used)"; \
+	fi
+
+kafka: $(KAFKA_STAMP)
+
+install: $(STAMP) kafka
 
 # After editing dependencies in pyproject.toml: re-resolve and commit uv.lock.
 lock: | $(VENV)/bin/python
@@ -41,16 +62,24 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) kafka
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint imports typecheck pytest
 
-up: $(RUNTIME)
+up: $(RUNTIME) kafka
 	$(VENV)/bin/journeys up
 
-bench: $(STAMP)
+bench: $(STAMP) kafka
 	$(PY) bench/e2e_bench.py
+
+# `journeys up` at 300 lookups/s for 10 minutes (bench/soak.py --help; SOAK_ARGS="--broker tansu").
+soak: $(STAMP) kafka
+	$(PY) bench/soak.py $(SOAK_ARGS)
+
+# Tansu and Apache Kafka side by side from one run (~8 minutes); refreshes docs/performance.md.
+bench-brokers: $(STAMP) kafka
+	$(PY) bench/e2e_bench.py --brokers tansu,apache --update-docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

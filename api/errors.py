@@ -9,6 +9,9 @@
     ├── DeadlineExceeded         504  no reply before the request's deadline
     ├── CustomerNotFound         404  the customer has no journeys for the filter
     ├── RequestRejected          422  the responder replied ``invalid``
+    ├── ReplyTooLarge            500  the responder replied ``too_large`` (the answer exceeds
+    │                                 a size cap: our data problem, not the caller's; retrying
+    │                                 does not help, so no ``Retry-After``)
     └── BadReply                 502  the reply could not be read
 
 Handlers branch on ``status_code`` and ``retry_after``, never on class names; aiokafka
@@ -60,3 +63,7 @@ class RequestRejected(GatewayError):
 
 class BadReply(GatewayError):
     status_code = 502
+
+
+class ReplyTooLarge(GatewayError):
+    status_code = 500

@@ -1,8 +1,11 @@
-"""The gateway's connection to Kafka: a request producer and its reply partition consumer.
+"""The gateway's connection to Kafka: a request producer and its reply partition reader.
 
 :class:`KafkaLink` connects in the background and keeps retrying with backoff, so a gateway
 started before its broker serves ``/healthz`` at once, answers lookups with 503 (never a hang)
-and turns ready when Kafka is reachable. :class:`Link` is the boundary the rest of the gateway
+and turns ready when Kafka is reachable. It then stays on watch: when the reply reader stops
+(reads failing for too long, or any bug in it) the link reports not connected, closes both
+clients and connects again with the same bounded backoff, counting
+:attr:`KafkaLink.reader_restarts`. :class:`Link` is the boundary the rest of the gateway
 sees; unit tests replace it with a fake.
 """
 
@@ -18,7 +21,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from api.errors import KafkaUnavailable
-from api.reply_router import ReplyConsumer, ReplyRouter
+from api.reply_reader import ReplyReader
+from api.reply_router import ReplyRouter
 from api.settings import GatewaySettings
 from journeys.kafka import KafkaSetupError, create_producer, ensure_topics
 
@@ -28,6 +32,8 @@ _BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 _PROBE_TIMEOUT_S: Final = 1.0
 _PROBE_CACHE_S: Final = 1.0
 _STOP_TIMEOUT_S: Final = 5.0
+#: A reader that ran this long before stopping starts the backoff from the beginning again.
+_STABLE_S: Final = 30.0
 
 Headers = list[tuple[str, bytes]]
 
@@ -43,6 +49,9 @@ class Link(Protocol):
 
     def connected(self) -> bool:
         """True when requests can be produced and replies are being read."""
+
+    def replies_readable(self) -> bool:
+        """True when the reply partition is read without persistent errors."""
 
     async def ready(self) -> bool:
         """``connected()`` and the broker answers right now (``/readyz``)."""
@@ -61,42 +70,63 @@ class Link(Protocol):
 
 
 class KafkaLink:
-    """aiokafka producer + :class:`ReplyConsumer`, (re)connected by a background task."""
+    """aiokafka producer + :class:`ReplyReader`, (re)connected by a background task."""
 
     def __init__(self, settings: GatewaySettings, router: ReplyRouter) -> None:
         self._kafka = settings.kafka
         self._partition = settings.reply_partition
+        self._unhealthy_after_s = settings.reply_unhealthy_after_ms / 1000
+        self._give_up_after_s = settings.reply_reconnect_after_ms / 1000
         self._router = router
         self._producer: AIOKafkaProducer | None = None
-        self._consumer: ReplyConsumer | None = None
+        self._consumer: ReplyReader | None = None
         self._connector: asyncio.Task[None] | None = None
+        self._up = False
         self._probe_ok_until = 0.0
+        #: Times the reply reader stopped and the link reconnected.
+        self.reader_restarts = 0
 
     async def start(self) -> None:
         """Start connecting in the background."""
         if self._connector is not None:
             raise RuntimeError("KafkaLink already started")
-        self._connector = asyncio.create_task(self._connect_until_done(), name="kafka-connect")
+        self._connector = asyncio.create_task(self._stay_connected(), name="kafka-connect")
 
-    async def _connect_until_done(self) -> None:
+    async def _stay_connected(self) -> None:
         attempt = 0
         while True:
             try:
                 await self._connect_once()
             except (KafkaError, KafkaSetupError, KafkaUnavailable, OSError) as exc:
-                delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
+                delay = _backoff(attempt)
                 attempt += 1
                 log.warning("Kafka not reachable (%s); retrying in %.1fs", exc, delay)
                 await self._close_clients()
                 await asyncio.sleep(delay)
-            else:
-                log.info(
-                    "connected to Kafka %s; reading %s partition %d",
-                    self._kafka.bootstrap_servers,
-                    self._kafka.replies_topic,
-                    self._partition,
-                )
-                return
+                continue
+            log.info(
+                "connected to Kafka %s; reading %s partition %d",
+                self._kafka.bootstrap_servers,
+                self._kafka.replies_topic,
+                self._partition,
+            )
+            self._up = True
+            attempt = await self._watch_reader(attempt)
+
+    async def _watch_reader(self, attempt: int) -> int:
+        """Wait for the reader to stop, then close the clients; the next backoff attempt."""
+        reader = self._consumer
+        started = time.monotonic()
+        reason = await reader.stopped() if reader is not None else None
+        self._up = False
+        self.reader_restarts += 1
+        if time.monotonic() - started >= _STABLE_S:
+            attempt = 0
+        delay = _backoff(attempt)
+        log.error("the reply reader stopped (%r); reconnecting to Kafka in %.1fs", reason, delay)
+        await self._close_clients()
+        await asyncio.sleep(delay)
+        return attempt + 1
 
     async def _connect_once(self) -> None:
         if self._kafka.create_topics:
@@ -105,19 +135,24 @@ class KafkaLink:
         producer = create_producer(self._kafka, role=f"gateway-{self._partition}")
         self._producer = producer
         await producer.start()
-        consumer = ReplyConsumer(self._kafka, self._partition, self._router)
+        consumer = ReplyReader(
+            self._kafka,
+            self._partition,
+            self._router,
+            unhealthy_after_s=self._unhealthy_after_s,
+            give_up_after_s=self._give_up_after_s,
+        )
         self._consumer = consumer
         await consumer.start()
 
     def connected(self) -> bool:
-        """Producer started and reply partition assigned and read."""
-        connector = self._connector
-        return (
-            connector is not None
-            and connector.done()
-            and self._consumer is not None
-            and self._consumer.assigned
-        )
+        """Producer started and reply partition assigned and read without persistent errors."""
+        return self._up and self.replies_readable()
+
+    def replies_readable(self) -> bool:
+        """The reply reader runs and its reads have not been failing for long."""
+        consumer = self._consumer
+        return consumer is not None and consumer.readable
 
     async def ready(self) -> bool:
         """Connected, and a metadata request to the cluster succeeds (cached for a second)."""
@@ -156,6 +191,7 @@ class KafkaLink:
         return written
 
     async def _close_clients(self) -> None:
+        self._up = False
         consumer, self._consumer = self._consumer, None
         producer, self._producer = self._producer, None
         if consumer is not None:
@@ -170,6 +206,10 @@ class KafkaLink:
             connector.cancel()
             await asyncio.gather(connector, return_exceptions=True)
         await self._close_clients()
+
+
+def _backoff(attempt: int) -> float:
+    return _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
 
 
 async def _bounded(closing: Awaitable[object], what: str) -> None:

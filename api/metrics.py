@@ -86,6 +86,11 @@ class GatewayMetrics:
         )
         for reason in ("budget", "send_failed"):
             self.hedges_skipped.labels(reason)
+        self.resent = Counter(
+            "journeys_gateway_resent_requests",
+            "Lookups sent again because the broker lost the reply log under them.",
+            registry=self.registry,
+        )
         for reason in SHED_REASONS.values():
             self.shed.labels(reason)
         for reason in ("late", "unknown", "duplicate", "uncorrelated"):

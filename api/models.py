@@ -111,16 +111,22 @@ class ReadinessChecks(BaseModel):
     kafka_connected: bool = Field(
         description="The producer is started and this gateway's reply partition is assigned."
     )
+    replies_readable: bool = Field(
+        description="The reply partition is read without errors (a reader failing for more "
+        "than a moment makes the gateway not ready)."
+    )
     kafka_reachable: bool = Field(description="The broker answers now.")
 
 
 READY_EXAMPLE: Final[dict[str, Any]] = {
     "status": "ok",
-    "checks": {"kafka_connected": True, "kafka_reachable": True},
+    "checks": {"kafka_connected": True, "replies_readable": True, "kafka_reachable": True},
+    "warnings": [],
 }
 NOT_READY_EXAMPLE: Final[dict[str, Any]] = {
     "status": "not ready",
-    "checks": {"kafka_connected": True, "kafka_reachable": False},
+    "checks": {"kafka_connected": True, "replies_readable": True, "kafka_reachable": False},
+    "warnings": [],
 }
 
 
@@ -131,12 +137,17 @@ class Readiness(BaseModel):
 
     status: Literal["ok", "not ready"]
     checks: ReadinessChecks
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Problems that do not stop lookups, e.g. another gateway on this one's "
+        "reply partition.",
+    )
 
     @classmethod
-    def of(cls, checks: ReadinessChecks) -> Readiness:
+    def of(cls, checks: ReadinessChecks, warnings: list[str] | None = None) -> Readiness:
         """``ok`` when every check holds, else ``not ready``."""
-        ready = checks.kafka_connected and checks.kafka_reachable
-        return cls(status="ok" if ready else "not ready", checks=checks)
+        ready = checks.kafka_connected and checks.replies_readable and checks.kafka_reachable
+        return cls(status="ok" if ready else "not ready", checks=checks, warnings=warnings or [])
 
     @property
     def ready(self) -> bool:

@@ -8,32 +8,53 @@ to a request sent after start-up can be skipped.
 
 :class:`ReplyRouter` keeps ``correlation id → asyncio.Future``. A reply nobody waits for is
 dropped and counted, never raised: ``late`` (its request already gave up), ``duplicate`` (its
-request was already answered: at-least-once delivery), ``unknown`` (never sent by this instance)
-or ``uncorrelated`` (no correlation-id header). The router remembers a bounded number of finished
-correlation ids to tell late and duplicate from unknown.
+request was already answered: at-least-once delivery), ``unknown`` (never sent by this instance),
+``uncorrelated`` (no correlation-id header) or ``foreign`` (its ``requester-id`` header names
+another gateway: two instances were given the same reply partition). The router remembers a
+bounded number of finished correlation ids to tell late and duplicate from unknown.
+
+Every gateway process has a random :attr:`ReplyRouter.instance_id`; requests carry it in the
+``requester-id`` header and responders copy it to the reply. Two gateways sharing a partition
+both read every reply on it, so each sees the other's replies: those are counted ``foreign``,
+logged once per other instance and listed by :attr:`ReplyRouter.foreign_requesters` (``/readyz``
+shows them), so the misconfiguration is visible instead of looking like stray replies.
+
+When the reader finds its partition ending before its position, the broker lost the log (a
+recycled Tansu, an unclean leader election): replies written to the lost part will never
+arrive, and requests not yet read from a lost request log will never be answered.
+:meth:`ReplyRouter.replies_lost` fails every waiting request with :class:`RepliesLost`, and
+:class:`api.requester.Requester` sends each again (same correlation id, same deadline) instead
+of letting it run into its deadline. A lookup is read-only, so a second answer is harmless: it
+is counted ``duplicate``.
+
+A hedged request (:mod:`api.hedging`) has two copies in flight under one correlation id: the
+first reply wins, the other is counted ``duplicate``; :meth:`ReplyRouter.answered_by_hedge`
+tells whether the winner answered the hedge copy (its reply carries the ``hedge`` header).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-
-from api.errors import KafkaUnavailable
 from journeys.contract import Header
-from journeys.kafka import KafkaSettings, create_consumer
 
 log = logging.getLogger(__name__)
 
 #: How many finished correlation ids are remembered to classify late and duplicate replies.
 RECENT_CAPACITY: Final = 65_536
+#: How many other instances' ids are remembered (and shown on /readyz) at most.
+FOREIGN_CAPACITY: Final = 16
 _CORRELATION_HEADER: Final = Header.CORRELATION_ID
 _HEDGE_HEADER: Final = Header.HEDGE
+
+
+class RepliesLost(Exception):
+    """The reply log was lost under this request: send it again."""
 
 
 def _ignore(outcome: str) -> None:
@@ -47,7 +68,11 @@ class ReplyRouter:
         self,
         on_reply: Callable[[str], None] = _ignore,
         recent_capacity: int = RECENT_CAPACITY,
+        instance_id: str | None = None,
     ) -> None:
+        #: This process's id, sent as ``requester-id`` (random per start).
+        self.instance_id = instance_id if instance_id is not None else uuid.uuid4().hex[:16]
+        self._foreign: OrderedDict[str, None] = OrderedDict()
         self._pending: dict[str, asyncio.Future[bytes]] = {}
         self._recent: OrderedDict[str, bool] = OrderedDict()  # id → was it answered?
         self._recent_capacity = recent_capacity
@@ -78,22 +103,52 @@ class ReplyRouter:
         if len(self._recent) > self._recent_capacity:
             self._recent.popitem(last=False)
 
+    @property
+    def foreign_requesters(self) -> list[str]:
+        """Ids of other gateways whose replies arrived on this partition (most recent last)."""
+        return list(self._foreign)
+
     def answered_by_hedge(self, correlation_id: str) -> bool:
         """True when the reply that answered this pending request was to its hedge copy."""
         return correlation_id in self._won_by_hedge
 
-    def deliver(self, correlation_id: str | None, value: bytes, *, hedge: bool = False) -> str:
+    def deliver(
+        self,
+        correlation_id: str | None,
+        value: bytes,
+        requester_id: str | None = None,
+        *,
+        hedge: bool = False,
+    ) -> str:
         """Hand one reply to its request; returns the outcome (``matched`` or a drop reason).
 
         ``hedge``: the reply carries the ``hedge`` header, i.e. it answers the hedge copy.
         """
-        outcome = self._route(correlation_id, value)
+        if requester_id is not None and requester_id != self.instance_id:
+            outcome = "foreign"
+            self._note_foreign(requester_id)
+        else:
+            outcome = self._route(correlation_id, value)
         if outcome == "matched" and hedge and correlation_id is not None:
             self._won_by_hedge.add(correlation_id)
         self._on_reply(outcome)
         if outcome != "matched":
             log.debug("dropped %s reply correlation_id=%s", outcome, correlation_id)
         return outcome
+
+    def _note_foreign(self, requester_id: str) -> None:
+        if requester_id in self._foreign:
+            self._foreign.move_to_end(requester_id)
+            return
+        log.error(
+            "replies of another gateway (requester-id %s) arrive on this gateway's reply "
+            "partition: two instances share one JOURNEYS_GATEWAY_REPLY_PARTITION (this one is %s)",
+            requester_id[:64],
+            self.instance_id,
+        )
+        self._foreign[requester_id] = None
+        if len(self._foreign) > FOREIGN_CAPACITY:
+            self._foreign.popitem(last=False)
 
     def _route(self, correlation_id: str | None, value: bytes) -> str:
         if correlation_id is None:
@@ -111,6 +166,18 @@ class ReplyRouter:
             return "unknown"
         return "duplicate" if answered else "late"
 
+    def replies_lost(self) -> int:
+        """The reply partition lost its log: fail every waiting request with :class:`RepliesLost`.
+
+        Returns how many were waiting; each is expected to send again and call :meth:`expect`.
+        """
+        waiting = [future for future in self._pending.values() if not future.done()]
+        for future in waiting:
+            future.set_exception(RepliesLost())
+        if waiting:
+            log.warning("the reply log was lost: %d waiting requests are sent again", len(waiting))
+        return len(waiting)
+
     def cancel_all(self) -> None:
         """Give up every waiting request (shutdown)."""
         for correlation_id in list(self._pending):
@@ -124,80 +191,15 @@ def is_hedge_reply(headers: Any) -> bool:
 
 def correlation_id_of(headers: Any) -> str | None:
     """The ``correlation-id`` header of a consumed record, or None."""
+    return header_text(headers, _CORRELATION_HEADER)
+
+
+def header_text(headers: Any, wanted: str) -> str | None:
+    """The first ``wanted`` header of a consumed record as text, or None."""
     for name, value in headers or ():
-        if name == _CORRELATION_HEADER and value:
+        if name == wanted and value:
             try:
                 return bytes(value).decode()
             except UnicodeDecodeError:
                 return None
     return None
-
-
-class ReplyConsumer:
-    """Reads this instance's one partition of the replies topic into a :class:`ReplyRouter`."""
-
-    def __init__(self, kafka: KafkaSettings, partition: int, router: ReplyRouter) -> None:
-        self._kafka = kafka
-        self._partition = TopicPartition(kafka.replies_topic, partition)
-        self._router = router
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def assigned(self) -> bool:
-        """True once the partition is assigned, positioned at the end and being read."""
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        """Connect, check the partition exists, assign it, seek to its end, start reading."""
-        if self._consumer is not None:
-            raise RuntimeError("ReplyConsumer already started")
-        consumer = create_consumer(
-            self._kafka,
-            role=f"gateway-{self._partition.partition}",
-            group_id=None,  # assigned, never group-managed: no rebalance can move it
-            auto_offset_reset="latest",
-        )
-        self._consumer = consumer
-        try:
-            await consumer.start()
-            partitions = consumer.partitions_for_topic(self._partition.topic) or set()
-            if self._partition.partition not in partitions:
-                raise KafkaUnavailable(
-                    f"topic {self._partition.topic} has no partition {self._partition.partition}"
-                    f" (it has {len(partitions)})"
-                )
-            consumer.assign([self._partition])
-            await consumer.seek_to_end(self._partition)
-            await consumer.position(self._partition)
-        except BaseException:
-            await self.stop()
-            raise
-        self._task = asyncio.create_task(self._read_forever(consumer), name="reply-consumer")
-
-    async def _read_forever(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            try:
-                batches = await consumer.getmany(self._partition, timeout_ms=1_000)
-            except KafkaError as exc:
-                # The fetcher reconnects by itself; keep reading, never die on a broker hiccup.
-                log.warning("reply consumer error, retrying: %s", exc)
-                await asyncio.sleep(0.2)
-                continue
-            for records in batches.values():
-                for record in records:
-                    self._router.deliver(
-                        correlation_id_of(record.headers),
-                        record.value or b"",
-                        hedge=is_hedge_reply(record.headers),
-                    )
-
-    async def stop(self) -> None:
-        """Stop reading and close the consumer (idempotent)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()

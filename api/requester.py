@@ -4,9 +4,11 @@ The request path, in order: refuse at once when over the in-flight bound (429) o
 (503); register the correlation id; produce with key = customer id and the contract headers,
 bounded by the deadline (a broker that cannot take it → 503); await the reply until the deadline
 (→ 504), hedging to another partition when it is slow (:mod:`api.hedging`); map the reply
-status. Replies are decoded with orjson and checked just enough to answer
-(status, journeys list, priorities): the responder validated every journey against the contract,
-so re-validating them with pydantic per request would only add latency.
+status. If the broker lost the reply log meanwhile (see :class:`api.reply_router.RepliesLost`),
+send the same request again, at most ``MAX_RESENDS`` times, still bounded by the first deadline.
+Replies are decoded with orjson and checked just enough to answer (status, journeys list,
+priorities): the responder validated every journey against the contract, so re-validating them
+with pydantic per request would only add latency.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from api.errors import (
     GatewayError,
     KafkaUnavailable,
     Overloaded,
+    ReplyTooLarge,
     RequestRejected,
 )
 from api.hedging import Hedger, hedge_partition
 from api.kafka_link import Headers, Link
 from api.metrics import GatewayMetrics
-from api.reply_router import ReplyRouter
+from api.reply_router import RepliesLost, ReplyRouter
 from api.settings import GatewaySettings
 from api.tracing import outgoing_traceparent
 from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilter
@@ -43,6 +46,19 @@ from journeys.observability import bind_correlation_id
 _VERSION_HEADER = str(CONTRACT_VERSION).encode()
 _HEDGE_HEADER = (Header.HEDGE, b"1")
 log = logging.getLogger(__name__)
+#: Times one lookup is sent again after its reply log was lost (a broker that keeps losing
+#: its log within one deadline is not worth more).
+MAX_RESENDS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One request as sent: what a hedge copy repeats, and the partition the first went to."""
+
+    customer_id: str
+    value: bytes
+    headers: Headers
+    partition: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +92,7 @@ class Requester:
         self._router = router
         self._metrics = metrics
         self._topic_partition_header = str(settings.reply_partition).encode()
+        self._requester_id_header = router.instance_id.encode()
         self._deadline_s = settings.deadline_s
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
@@ -124,49 +141,71 @@ class Requester:
             (Header.REPLY_PARTITION, self._topic_partition_header),
             (Header.DEADLINE, str(deadline_ms).encode()),
             (Header.CONTRACT_VERSION, _VERSION_HEADER),
+            (Header.REQUESTER_ID, self._requester_id_header),
         ]
         if traceparent is not None:
             headers.append((Header.TRACEPARENT, traceparent.encode()))
-        reply = self._router.expect(correlation_id)
         try:
             started = loop.time()
-            try:
-                async with asyncio.timeout_at(deadline_loop):
-                    partition = await self._link.send(customer_id.encode(), value, headers)
-            except TimeoutError:
-                raise KafkaUnavailable(
-                    "Kafka did not accept the request before its deadline; retry later"
-                ) from None
-            self._hedger.earn()
-            try:
-                async with asyncio.timeout_at(deadline_loop):
-                    raw = await self._await_reply(reply, customer_id, value, headers, partition)
-            except TimeoutError:
-                raise DeadlineExceeded(
-                    f"no reply within {self._deadline_s * 1000:.0f} ms "
-                    f"(correlation id {correlation_id})"
-                ) from None
+            for resends in range(MAX_RESENDS + 1):
+                reply = self._router.expect(correlation_id)
+                partition = await self._send(customer_id.encode(), value, headers, deadline_loop)
+                if resends == 0:
+                    self._hedger.earn()
+                try:
+                    raw = await self._await_reply(
+                        reply,
+                        correlation_id,
+                        deadline_loop,
+                        Copy(customer_id, value, headers, partition),
+                    )
+                    break
+                except RepliesLost:
+                    if resends == MAX_RESENDS:
+                        raise self._no_reply(correlation_id) from None
+                    self._metrics.resent.inc()
             if self._router.answered_by_hedge(correlation_id):
                 self._metrics.hedges_won.inc()
-            else:
-                # Only first-copy round trips: hedged ones would pull the p95 up to the delay.
+            elif resends == 0:
+                # Only first-copy round trips: hedged or resent ones would pull the p95 up.
                 self._hedger.observe(loop.time() - started)
         finally:
             self._router.forget(correlation_id)
         journeys = _answer(raw, customer_id, status)
         return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
 
+    async def _send(
+        self,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        deadline_loop: float,
+    ) -> int:
+        try:
+            async with asyncio.timeout_at(deadline_loop):
+                return await self._link.send(key, value, headers)
+        except TimeoutError:
+            raise KafkaUnavailable(
+                "Kafka did not accept the request before its deadline; retry later"
+            ) from None
+
     async def _await_reply(
         self,
         reply: asyncio.Future[bytes],
-        customer_id: str,
-        value: bytes,
-        headers: Headers,
-        partition: int,
+        correlation_id: str,
+        deadline_loop: float,
+        sent: Copy,
     ) -> bytes:
+        try:
+            async with asyncio.timeout_at(deadline_loop):
+                return await self._await_or_hedge(reply, sent)
+        except TimeoutError:
+            raise self._no_reply(correlation_id) from None
+
+    async def _await_or_hedge(self, reply: asyncio.Future[bytes], sent: Copy) -> bytes:
         """The reply; after the hedge delay without one, send a hedge copy and keep waiting."""
         hedger = self._hedger
-        target = hedge_partition(partition, self._link.request_partitions())
+        target = hedge_partition(sent.partition, self._link.request_partitions())
         if not hedger.enabled or target is None:
             return await reply
         delay = hedger.delay_s()
@@ -179,7 +218,10 @@ class Requester:
             return await reply
         try:
             await self._link.send(
-                customer_id.encode(), value, [*headers, _HEDGE_HEADER], partition=target
+                sent.customer_id.encode(),
+                sent.value,
+                [*sent.headers, _HEDGE_HEADER],
+                partition=target,
             )
         except KafkaUnavailable as exc:
             # The first copy is still on its way: a failed hedge only loses the second chance.
@@ -188,6 +230,11 @@ class Requester:
         else:
             self._metrics.hedges_sent.inc()
         return await reply
+
+    def _no_reply(self, correlation_id: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"no reply within {self._deadline_s * 1000:.0f} ms (correlation id {correlation_id})"
+        )
 
 
 def _answer(raw: bytes, customer_id: str, status: StatusFilter) -> list[dict[str, Any]]:
@@ -225,10 +272,15 @@ _ERRORS: dict[ReplyStatus, type[GatewayError]] = {
     ReplyStatus.INVALID: RequestRejected,
     ReplyStatus.UNAVAILABLE: BackendUnavailable,
     ReplyStatus.EXPIRED: DeadlineExceeded,
+    ReplyStatus.TOO_LARGE: ReplyTooLarge,
 }
 _DEFAULT_DETAIL: dict[ReplyStatus, Callable[[str, StatusFilter], str]] = {
     ReplyStatus.NOT_FOUND: _not_found,
     ReplyStatus.INVALID: lambda cid, _s: f"the request for customer {cid} was rejected",
     ReplyStatus.UNAVAILABLE: lambda _c, _s: "the journey store is unavailable; retry later",
     ReplyStatus.EXPIRED: lambda _c, _s: "the request expired before it was looked up",
+    ReplyStatus.TOO_LARGE: lambda cid, _s: (
+        f"the journeys of customer {cid} exceed this service's reply size limit; "
+        "a narrower status filter may fit (retrying the same request does not help)"
+    ),
 }

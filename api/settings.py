@@ -51,6 +51,16 @@ class GatewaySettings(BaseSettings):
         default=256, ge=1, description="Requests awaiting a reply at once; beyond it: 429."
     )
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After on 429 and 503.")
+    reply_unhealthy_after_ms: int = Field(
+        default=2_000,
+        ge=100,
+        description="Reads of the reply partition failing this long: /readyz 503, lookups 503.",
+    )
+    reply_reconnect_after_ms: int = Field(
+        default=10_000,
+        ge=100,
+        description="Reads failing this long: the reply reader is restarted (fresh consumer).",
+    )
 
     # Hedged requests (api/hedging.py, docs/reliability.md).
     hedge_enabled: bool = Field(

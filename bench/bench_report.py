@@ -22,6 +22,19 @@ COLUMNS = (
 _SUT = ("broker", "gateway", "responder", "store", "direct")
 
 
+def machine_name(machine: dict[str, Any]) -> str:
+    """ "AMD EPYC, 2 CPUs, 23.5 GiB": the machine of a report, from :func:`machine_info`."""
+    return f"{machine['cpu_model']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB"
+
+
+def machine_and_load(machine: dict[str, Any]) -> str:
+    """The machine and its load average before and after the run, for a report's first line."""
+    return (
+        f"{machine_name(machine)}; load average before {machine['loadavg_before']}, "
+        f"after {machine.get('loadavg_after')}"
+    )
+
+
 def machine_info() -> dict[str, Any]:
     """CPU model and count, memory, kernel, and the load average before the run."""
     model = "unknown"
@@ -93,7 +106,8 @@ def rows(phases: list[dict[str, Any]]) -> list[list[str]]:
     return out
 
 
-def _phase(phases: list[dict[str, Any]], path: str, rate: float) -> dict[str, Any] | None:
+def open_phase(phases: list[dict[str, Any]], path: str, rate: float) -> dict[str, Any] | None:
+    """The open-loop phase of ``path`` at ``rate``, if the run measured it."""
     for phase in phases:
         if phase["path"] == path and phase["mode"] == "open" and phase["offered_rps"] == rate:
             return phase
@@ -110,8 +124,8 @@ def _sustained(phase: dict[str, Any]) -> bool:
 def targets(phases: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(target, measured, verdict) for each target of the issue that the run can judge."""
     out: list[tuple[str, str, str]] = []
-    kafka_1k, direct_1k = _phase(phases, "kafka", 1000), _phase(phases, "direct", 1000)
-    kafka_50, direct_50 = _phase(phases, "kafka", 50), _phase(phases, "direct", 50)
+    kafka_1k, direct_1k = open_phase(phases, "kafka", 1000), open_phase(phases, "direct", 1000)
+    kafka_50, direct_50 = open_phase(phases, "kafka", 50), open_phase(phases, "direct", 50)
     if kafka_1k is not None:
         p99 = _or_inf(kafka_1k["latency_ms"]["p99"])
         out.append(("Kafka p99 ≤ 10 ms at 1,000 req/s", f"{p99:.1f} ms", _verdict(p99 <= 10)))
@@ -150,7 +164,7 @@ def ratios(phases: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     for phase in phases:
         if phase["path"] != "kafka" or phase["mode"] != "open":
             continue
-        direct = _phase(phases, "direct", phase["offered_rps"])
+        direct = open_phase(phases, "direct", phase["offered_rps"])
         if direct is None:
             continue
         cells = []
@@ -166,10 +180,9 @@ def markdown(document: dict[str, Any]) -> str:
     """The results as Markdown tables."""
     phases = document["phases"]
     machine = document["machine"]
+    broker = document.get("broker", {}).get("label", "broker not known (--target)")
     lines = [
-        f"Run {document['started_at']} on {machine['cpu_model']}, {machine['cpus']} CPUs, "
-        f"{machine['memory_gib']} GiB; load average before {machine['loadavg_before']}, "
-        f"after {machine.get('loadavg_after')}.",
+        f"Run {document['started_at']} ({broker}) on {machine_and_load(machine)}.",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),
@@ -239,19 +252,30 @@ def plot(phases: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def update_docs(document: dict[str, Any], out_dir: Path, doc: Path, image: Path) -> None:
-    """Put this run's tables between the bench markers of ``doc`` and its plot at ``image``."""
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+def replace_block(doc: Path, name: str, body: str) -> None:
+    """Replace what lies between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``doc``
+    with ``body``; raises ValueError when the markers are missing."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     text = doc.read_text()
     if begin not in text or end not in text:
         raise ValueError(f"{doc} has no {begin} … {end} section")
     head, rest = text.split(begin, 1)
     tail = rest.split(end, 1)[1]
-    image.parent.mkdir(parents=True, exist_ok=True)
-    image.write_bytes((out_dir / "latency.png").read_bytes())
-    relative = image.relative_to(doc.parent).as_posix()
-    body = f"\n{markdown(document)}\n![latency and CPU against offered rate]({relative})\n\n"
     doc.write_text(head + begin + body + end + tail)
+
+
+def copy_plot(source: Path, doc: Path, image: Path) -> str:
+    """Copy the plot ``source`` to ``image``; its path relative to ``doc`` for a link."""
+    image.parent.mkdir(parents=True, exist_ok=True)
+    image.write_bytes(source.read_bytes())
+    return image.relative_to(doc.parent).as_posix()
+
+
+def update_docs(document: dict[str, Any], out_dir: Path, doc: Path, image: Path) -> None:
+    """Put this run's tables between the bench markers of ``doc`` and its plot at ``image``."""
+    relative = copy_plot(out_dir / "latency.png", doc, image)
+    body = f"\n{markdown(document)}\n![latency and CPU against offered rate]({relative})\n\n"
+    replace_block(doc, "bench", body)
 
 
 def write_report(document: dict[str, Any], out_dir: Path, console: Console) -> None:

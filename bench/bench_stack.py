@@ -1,6 +1,7 @@
 """The processes the end-to-end benchmark measures, started on free ports and always stopped.
 
-Broker (embedded Tansu), store server (seeded with demo journeys), ``responders`` responders,
+Broker (Apache Kafka when a JDK and its jars are found, else Tansu; ``StackConfig.broker``
+chooses), store server (seeded with demo journeys), ``responders`` responders,
 ``gateways`` gateways (gateway ``i`` owns reply partition ``i``) and the baseline
 (bench/direct_app.py): each is the real command, as ``journeys up`` runs it, with its output in
 ``<work_dir>/logs``. ``extra_env`` reaches the gateways and responders, which is how the
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from journeys.devstack import Child, EmbeddedBroker, Supervisor, http_ok
+from journeys.devstack import ApacheKafkaBroker, ChildProcess, Supervisor, choose_broker, http_ok
+from journeys.devstack.local_broker import BrokerKind
 
 # free_port is re-exported: bench/store_bench.py and store_cache_bench.py import it from here.
 from journeys.devstack.processes import free_port as free_port
@@ -38,6 +40,7 @@ class StackConfig:
     responders: int = 1
     gateways: int = 1
     partitions: int = 8
+    broker: BrokerKind = "auto"
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 90.0
 
@@ -51,7 +54,7 @@ class BenchStack:
         self.api_key = secrets.token_urlsafe(24)
         self.tokens = {r: secrets.token_urlsafe(24) for r in ("reader", "writer", "admin")}
         self.supervisor = Supervisor(grace_s=10.0)
-        self.broker = EmbeddedBroker(log_path=self.logs / "broker.log")
+        self.broker = choose_broker(config.broker, log_path=self.logs / "broker.log").broker
         self.store_port = free_port()
         self.gateway_ports = [free_port() for _ in range(config.gateways)]
         self.direct_port = free_port()
@@ -71,7 +74,7 @@ class BenchStack:
 
     def start(self, say: Callable[[str], None]) -> None:
         """Start everything and wait until a lookup answers on every gateway."""
-        say("broker (tansu)")
+        say(self.broker.name)
         self.broker.start()
         assert self.broker.pid is not None
         self.pids["broker"] = self.broker.pid
@@ -91,10 +94,19 @@ class BenchStack:
         for target in [*self.gateway_targets, self.direct_target]:
             self._wait_for_lookup(target)
 
-    def _start(self, name: str, child: Child) -> None:
+    def broker_info(self) -> dict[str, str]:
+        """The broker's kind, version and a label for tables (``Apache Kafka 4.1.1``): for
+        Apache Kafka the version the running broker logged, else its jars' version."""
+        if isinstance(self.broker, ApacheKafkaBroker):
+            version = self.broker.reported_version() or self.broker.version
+            return {"kind": "apache", "version": version, "label": f"Apache Kafka {version}"}
+        version = self.broker.version
+        return {"kind": "tansu", "version": version, "label": f"Tansu {version}"}
+
+    def _start(self, name: str, child: ChildProcess) -> None:
         self.supervisor.start(child)
-        assert child.proc is not None
-        self.pids[name] = child.proc.pid
+        assert child.pid is not None
+        self.pids[name] = child.pid
 
     def _wait_for_lookup(self, target: str) -> None:
         url = f"http://{target}/v1/customers/cust-0000001/journeys"
@@ -113,14 +125,14 @@ class BenchStack:
     def _kafka_env(self) -> dict[str, str]:
         return {
             "JOURNEYS_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-            "JOURNEYS_KAFKA_PROFILE": "embedded",
+            "JOURNEYS_KAFKA_PROFILE": "apache" if self.broker.kind == "apache" else "embedded",
             "JOURNEYS_KAFKA_PARTITIONS": str(self.config.partitions),
         }
 
     def _child(
         self, name: str, argv: list[str], env: dict[str, str], ready: Callable[[], bool]
-    ) -> Child:
-        return Child(
+    ) -> ChildProcess:
+        return ChildProcess(
             name,
             argv,
             self.logs / f"{name}.log",
@@ -129,7 +141,7 @@ class BenchStack:
             ready_timeout_s=self.config.ready_timeout_s,
         )
 
-    def _store(self) -> Child:
+    def _store(self) -> ChildProcess:
         argv = journeys_command(
             "store", "serve", "--db", str(self.config.work_dir / "bench.duckdb")
         )
@@ -138,7 +150,7 @@ class BenchStack:
         port = self.store_port
         return self._child("store", argv, env, lambda: port_open(port, HOST))
 
-    def _responder(self, i: int) -> Child:
+    def _responder(self, i: int) -> ChildProcess:
         metrics_port = free_port()
         env = {
             **self._kafka_env(),
@@ -153,7 +165,7 @@ class BenchStack:
             f"responder-{i}", journeys_command("responder", "run"), env, http_ok(metrics)
         )
 
-    def _gateway(self, i: int) -> Child:
+    def _gateway(self, i: int) -> ChildProcess:
         port = self.gateway_ports[i]
         env = {
             **self._kafka_env(),
@@ -167,7 +179,7 @@ class BenchStack:
         ready = http_ok(f"http://{HOST}:{port}/readyz")
         return self._child(f"gateway-{i}", journeys_command("gateway", "serve"), env, ready)
 
-    def _direct(self) -> Child:
+    def _direct(self) -> ChildProcess:
         env = {
             "BENCH_DIRECT_HOST": HOST,
             "BENCH_DIRECT_PORT": str(self.direct_port),

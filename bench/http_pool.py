@@ -70,7 +70,18 @@ class Pool:
         try:
             if conn is None:
                 conn = await Connection.open(self.host, self.port)
-            status, reusable = await conn.get(request)
+                status, reusable = await conn.get(request)
+            else:
+                try:
+                    status, reusable = await conn.get(request)
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                        raise  # the server had started to answer: a real failure
+                    # The server closed this idle keep-alive connection (uvicorn does after
+                    # 5 s) as we sent: retry once on a new one, as every HTTP client does.
+                    conn.close()
+                    conn = await Connection.open(self.host, self.port)
+                    status, reusable = await conn.get(request)
             if reusable:
                 keep = conn
             return status

@@ -6,8 +6,10 @@ Kept free of I/O (and of timing) so a unit test can check it exactly.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -98,3 +100,56 @@ def cpu_percent(cpu_seconds: float, wall_seconds: float) -> float:
     if wall_seconds <= 0:
         return 0.0
     return 100.0 * cpu_seconds / wall_seconds
+
+
+def count_statuses(statuses: Sequence[int | str]) -> dict[str, int]:
+    """``{"200": n, "504": n, "timeout": n, ...}``: how many requests ended each way."""
+    counts = Counter(statuses)
+    return {str(k): v for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+
+
+def bucket_summaries(
+    due_s: np.ndarray,
+    latency_s: np.ndarray,
+    statuses: Sequence[int | str],
+    answered: np.ndarray,
+    bucket_s: float,
+) -> list[dict[str, Any]]:
+    """Per interval of ``bucket_s`` seconds of *due* time: requests, answers, statuses and
+    latency (ms).
+
+    ``due_s`` are the requests' due times from the start of the measured window, so a request
+    belongs to the interval it was scheduled in, however late its answer came. ``latency_s``
+    counts an unanswered request as ``inf`` (see :func:`percentiles_ms`): p50/p99 are None
+    when they fall on one; ``max`` is the slowest *answer* (None if nothing was answered).
+    """
+    if bucket_s <= 0:
+        raise ValueError("bucket_s must be positive")
+    index = np.floor(np.asarray(due_s, dtype=np.float64) / bucket_s).astype(np.int64)
+    count = int(index.max()) + 1 if index.size else 0
+    buckets = []
+    for b in range(count):
+        member = index == b
+        latency = latency_s[member]
+        good = answered[member]
+        points = percentiles_ms(latency, (50.0, 99.0))
+        slowest = float(latency[good].max()) * 1000.0 if good.any() else None
+        buckets.append(
+            {
+                "start_s": b * bucket_s,
+                "end_s": (b + 1) * bucket_s,
+                "requests": int(member.sum()),
+                "answered": int(good.sum()),
+                "statuses": count_statuses([statuses[int(i)] for i in np.flatnonzero(member)]),
+                "latency_ms": {"p50": points["p50"], "p99": points["p99"], "max": slowest},
+            }
+        )
+    return buckets
+
+
+def unanswered_per_second(due_s: np.ndarray, answered: np.ndarray) -> dict[str, int]:
+    """``{"12": 3, ...}``: requests *due* in each second of the window that got no answer
+    (only seconds that had one), to match errors to events such as a broker restart."""
+    seconds = np.floor(np.asarray(due_s, dtype=np.float64)[~answered]).astype(np.int64)
+    values, counts = np.unique(seconds, return_counts=True)
+    return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}

@@ -11,6 +11,10 @@ as the previous one is answered; it measures the most the system can serve.
 
 The client is a minimal HTTP/1.1 keep-alive pool on asyncio streams (bench/http_pool.py).
 
+With ``bucket_s`` (open loop only) the result also has ``buckets``: the measured window cut
+into intervals of that many seconds of due time, each with its requests, answers, statuses and
+p50/p99/max latency, and ``unanswered_per_second`` (bench/soak.py reports them per minute).
+
 Output on stdout: ``MEASURE-START`` when the measured window begins, ``MEASURE-END`` when it
 has been drained, then one JSON line with the result. The orchestrator samples the other
 processes' CPU between the two markers.
@@ -24,7 +28,6 @@ import math
 import os
 import sys
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +41,12 @@ from bench.http_pool import Pool
 from bench.load_math import (
     Lateness,
     arrival_offsets,
+    bucket_summaries,
+    count_statuses,
     cpu_percent,
     customer_sequence,
     percentiles_ms,
+    unanswered_per_second,
 )
 
 #: uvloop's loop.time() has millisecond resolution: too coarse for latencies of a few ms.
@@ -68,6 +74,7 @@ class Plan:
     zipf_exponent: float = 1.0
     seed: int = 1
     cpu: int | None = None  # pin to this CPU
+    bucket_s: float | None = None  # open loop: also summarise every interval of this many s
 
 
 @dataclass
@@ -86,6 +93,9 @@ class Result:
     lateness_ms: dict[str, float]
     loadgen_cpu_pct: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Open loop with ``Plan.bucket_s``: see :func:`bench.load_math.bucket_summaries`.
+    buckets: list[dict[str, Any]] = field(default_factory=list)
+    unanswered_per_second: dict[str, int] = field(default_factory=dict)
 
 
 class LoadGenerator:
@@ -169,6 +179,13 @@ class LoadGenerator:
         finished = ~np.isnan(m_done)
         last_done = float(np.nanmax(m_done)) if finished.any() else window_end
         window = max(last_done, float(m_due[-1])) - float(m_due[0])
+        latency_s = _unanswered_as_inf(m_done - m_due, answered)
+        buckets: list[dict[str, Any]] = []
+        unanswered: dict[str, int] = {}
+        if plan.bucket_s is not None:
+            due_s = offsets[measured] - offsets[first_measured]
+            buckets = bucket_summaries(due_s, latency_s, m_status, answered, plan.bucket_s)
+            unanswered = unanswered_per_second(due_s, answered)
         return Result(
             mode="open",
             offered_rps=plan.rate,
@@ -176,11 +193,13 @@ class LoadGenerator:
             window_s=window,
             requests=len(m_status),
             answered=int(answered.sum()),
-            statuses=_count(m_status),
-            latency_ms=percentiles_ms(_unanswered_as_inf(m_done - m_due, answered)),
+            statuses=count_statuses(m_status),
+            latency_ms=percentiles_ms(latency_s),
             service_ms=percentiles_ms(_unanswered_as_inf(m_done - m_sent, answered)),
             lateness_ms=_lateness_ms(m_sent[~np.isnan(m_sent)] - m_due[~np.isnan(m_sent)]),
             loadgen_cpu_pct=cpu_percent(cpu_used, window_end - float(m_due[0])),
+            buckets=buckets,
+            unanswered_per_second=unanswered,
         )
 
     async def _closed_loop(self) -> Result:
@@ -221,7 +240,7 @@ class LoadGenerator:
             window_s=window,
             requests=len(statuses),
             answered=answered,
-            statuses=_count(statuses),
+            statuses=count_statuses(statuses),
             latency_ms=percentiles_ms(latencies),
             service_ms=percentiles_ms(latencies),
             lateness_ms={"p50": 0.0, "p99": 0.0, "max": 0.0},
@@ -234,10 +253,6 @@ def _unanswered_as_inf(latencies_s: np.ndarray, answered: np.ndarray) -> np.ndar
     # A request without an answer (error, timeout, never sent) is slower than any answer: it
     # counts in the percentiles as infinitely late, so p99 is only finite if 99 % were answered.
     return np.where(answered, latencies_s, math.inf)
-
-
-def _count(statuses: list[int | str]) -> dict[str, int]:
-    return {str(k): v for k, v in sorted(Counter(statuses).items(), key=lambda kv: str(kv[0]))}
 
 
 def _lateness_ms(late_s: np.ndarray) -> dict[str, float]:

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+#: Thread names (``comm``, cut to 15 characters) of a JVM's JIT compiler threads.
+JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
 
 
 def process_cpu_s(pid: int) -> float | None:
@@ -18,6 +20,27 @@ def process_cpu_s(pid: int) -> float | None:
     # The command name (field 2) may contain spaces; the fields after its ')' are fixed.
     fields = text[text.rindex(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def threads_cpu_s(pid: int, names: tuple[str, ...]) -> float | None:
+    """User + system CPU seconds of the threads of ``pid`` whose name starts with one of
+    ``names`` (0.0 when it has none), or None if the process is gone."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    total = 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", "rb") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = text[text.index(b"(") + 1 : text.rindex(b")")].decode(errors="replace")
+        if name.startswith(names):
+            fields = text[text.rindex(b")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
 
 
 def machine_cpu_s() -> tuple[float, float]:
@@ -39,8 +62,13 @@ class CpuSample:
 
     @classmethod
     def take(cls, pids: dict[str, int]) -> CpuSample:
+        """Every process of ``pids``; for the one named ``broker`` also ``jit``: its JIT
+        compiler threads (a JVM's warm-up cost, part of ``broker``; 0 for a native broker)."""
         busy, total = machine_cpu_s()
-        return cls({name: process_cpu_s(pid) for name, pid in pids.items()}, busy, total)
+        processes = {name: process_cpu_s(pid) for name, pid in pids.items()}
+        if "broker" in pids:
+            processes["jit"] = threads_cpu_s(pids["broker"], JIT_THREADS)
+        return cls(processes, busy, total)
 
     def percent_since(self, earlier: CpuSample, wall_s: float) -> dict[str, float]:
         """Per process: % of one core between ``earlier`` and this sample; plus ``machine``

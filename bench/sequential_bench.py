@@ -2,7 +2,7 @@
 
     python bench/sequential_bench.py [--requests 1000] [--customers 10000]
 
-Starts the benchmark stack (bench/bench_stack.py: embedded broker, seeded store server,
+Starts the benchmark stack (bench/bench_stack.py: broker (``--broker``), seeded store server,
 responder, gateway and the no-Kafka baseline app), then sends ``--requests`` lookups one after
 the other, for the same customers in the same order, along three paths:
 
@@ -10,8 +10,11 @@ the other, for the same customers in the same order, along three paths:
 * ``direct``  HTTP to bench/direct_app.py, which calls the store without Kafka;
 * ``kafka``   HTTP to the gateway → Kafka → responder → store → Kafka → gateway.
 
-The store's lookup cache is warmed with one unmeasured pass over the customers first, so every
-path sees the same (warm) cache; the first path measured would otherwise pay all the misses.
+First ``--warm`` seconds of open-loop load on the gateway (unmeasured; per broker by default,
+see ``bench.e2e_bench.WARM_S``: Apache Kafka's JIT compiler needs a minute of traffic before a
+request costs what it will, Tansu slows down with every message it retains). The store's
+lookup cache is warmed with one unmeasured pass over the customers, so every path sees the same
+(warm) cache; the first path measured would otherwise pay all the misses.
 Prints p50/p90/p99/mean per path and each path's ratio to the store lookup alone. It reports;
 it asserts nothing.
 """
@@ -36,7 +39,9 @@ from rich.table import Table
 
 from bench.bench_report import loadavg
 from bench.bench_stack import BenchStack, StackConfig
+from bench.e2e_bench import WARM_RATE, WARM_S, run_phase
 from bench.load_math import nearest_rank
+from bench.loadgen import Plan
 from store import StoreClient
 
 console = Console()
@@ -60,18 +65,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--broker", choices=["auto", "apache", "tansu"], default="auto")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra env for gateway and responder (e.g. JOURNEYS_KAFKA_FETCH_MAX_WAIT_MS=10)",
+    )
+    parser.add_argument(
+        "--warm",
+        type=float,
+        help="unmeasured seconds of open-loop load on the gateway first (default per broker: "
+        f"{WARM_S}; Apache Kafka's JIT compiler needs it, Tansu slows down with it)",
+    )
     args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
 
     rng = random.Random(7)
     customers = [f"cust-{rng.randint(1, args.customers):07d}" for _ in range(args.requests)]
     with tempfile.TemporaryDirectory(prefix="seq-bench-") as work:
-        stack = BenchStack(StackConfig(Path(work), customers=args.customers))
+        config = StackConfig(Path(work), args.customers, broker=args.broker, extra_env=env)
+        stack = BenchStack(config)
         try:
             stack.start(lambda what: console.print(f"[dim]starting[/] {what}"))
+            broker = stack.broker_info()["label"]
             headers = {"X-API-Key": stack.api_key}
             gateway = f"http://{stack.gateway_targets[0]}"
             direct = f"http://{stack.direct_target}"
             results: dict[str, list[float]] = {}
+            warm_s = WARM_S[stack.broker.kind] if args.warm is None else args.warm
+            if warm_s > 0:
+                console.print(f"[dim]warm-up[/] {WARM_RATE:.0f} req/s for {warm_s:g}s")
+                plan = Plan(stack.gateway_targets, stack.api_key, rate=WARM_RATE, warmup_s=0.0,
+                            duration_s=warm_s, customers=args.customers)  # fmt: skip
+                run_phase(plan, {})
             load_before = loadavg()
             with (
                 StoreClient(stack.store_url, stack.tokens["reader"]) as store,
@@ -90,7 +118,9 @@ def main() -> None:
         finally:
             stack.stop()
 
-    table = Table(title=f"{args.requests} sequential lookups, load before {load_before}")
+    tuning = " ".join(args.env) or "profile defaults"
+    title = f"{args.requests} sequential lookups, {broker} ({tuning}), load before {load_before}"
+    table = Table(title=title)
     for column in ("path", "p50 ms", "p90 ms", "p99 ms", "mean ms", "p50 / store"):
         table.add_column(column, justify="right" if column != "path" else "left")
     store_p50 = _percentile(results["store"], 50)

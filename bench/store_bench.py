@@ -1,6 +1,10 @@
 """Store benchmark: a real store server, seeded with demo journeys, measured over Flight.
 
     python bench/store_bench.py [--rows 1000000] [--upsert-5m] [--lookups 500]
+    python bench/store_bench.py --backend duckdb,postgres [--rows 1000000]
+
+With ``--backend`` it compares the store backends side by side instead (see
+bench/store_backends_bench.py).
 
 Prints one table: single-customer lookup p50/p99 and batch-of-500 lookup p50 over Flight, the
 same lookups in-process on the same DuckDB file in the same run (the baseline) and the ratio;
@@ -108,10 +112,16 @@ def main() -> None:
     parser.add_argument("--upsert-5m", action="store_true", help="grow to 5M, measure upserts")
     parser.add_argument("--lookups", type=int, default=500, help="lookups per measurement")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--backend", help="compare backends side by side: duckdb,postgres")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="store-bench-"))
     try:
-        run(args, workdir)
+        if args.backend:
+            from bench.store_backends_bench import run as run_backends
+
+            run_backends(args, [b.strip() for b in args.backend.split(",") if b.strip()], workdir)
+        else:
+            run(args, workdir)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

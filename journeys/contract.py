@@ -6,14 +6,19 @@ either side. ``docs/wire-contract.md`` describes the same contract for other lan
 Request  (topic ``journey.requests``, key = customer id, value = JSON :class:`JourneyRequest`)
   headers: ``correlation-id`` (opaque text, unique per request), ``reply-partition`` (decimal
   partition of ``journey.replies`` to answer on), ``deadline`` (absolute epoch milliseconds),
-  ``traceparent`` (W3C), ``contract-version``; ``hedge`` (``1``) on the second copy of a
-  request a gateway hedged: a responder may see the same correlation id twice.
+  ``traceparent`` (W3C), ``contract-version``, ``requester-id`` (optional: the requesting
+  instance's id, copied to the reply so a requester can tell its replies from another's);
+  ``hedge`` (``1``) on the second copy of a request a gateway hedged: a responder may see the
+  same correlation id twice.
 Reply    (topic ``journey.replies``, partition = the request's ``reply-partition``,
   key = customer id, value = JSON :class:`JourneyReply`)
   headers: ``correlation-id`` (copied from the request), ``traceparent``, ``contract-version``,
-  ``hedge`` (copied from the request when present).
+  ``requester-id`` (copied from the request when present and well-formed), ``hedge`` (copied
+  from the request when present).
 Dead letters (topic ``journey.requests.dlq``): the original key, value and headers, plus a
-  ``reason`` header saying why the message could not be handled.
+  ``reason`` header saying why the message could not be handled. A record too large to copy
+  whole is cut to a bounded prefix and marked with ``truncated``, ``original-size`` and
+  ``original-sha256`` headers, so a dead letter always fits the producer's size limit.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ REQUESTS_TOPIC: Final = "journey.requests"
 REPLIES_TOPIC: Final = "journey.replies"
 DLQ_TOPIC: Final = "journey.requests.dlq"
 
+#: Recommended retention (ms): requests and replies are useless after their deadline, so an
+#: hour is plenty; dead letters stay a week for inspection and replay (docs/wire-contract.md).
+REQUESTS_RETENTION_MS: Final = 3_600_000
+DLQ_RETENTION_MS: Final = 7 * 24 * 3_600_000
+#: Largest request value a responder decodes; a valid one is under 200 bytes. Larger values are
+#: dead-lettered before any parsing.
+MAX_REQUEST_BYTES: Final = 4096
+
 
 class Header:
     """Kafka header names (values are UTF-8 text)."""
@@ -42,6 +55,10 @@ class Header:
     TRACEPARENT: Final = "traceparent"
     CONTRACT_VERSION: Final = "contract-version"
     REASON: Final = "reason"
+    REQUESTER_ID: Final = "requester-id"
+    TRUNCATED: Final = "truncated"
+    ORIGINAL_SIZE: Final = "original-size"
+    ORIGINAL_SHA256: Final = "original-sha256"
     HEDGE: Final = "hedge"
 
 
@@ -53,6 +70,7 @@ class ReplyStatus(StrEnum):
     INVALID = "invalid"
     UNAVAILABLE = "unavailable"
     EXPIRED = "expired"
+    TOO_LARGE = "too_large"
 
 
 class StatusFilter(StrEnum):

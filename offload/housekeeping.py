@@ -44,7 +44,7 @@ from offload.progress import (
 from offload.settings import OffloadSettings
 
 if TYPE_CHECKING:
-    from store import StoreClient
+    from store import JourneyStore
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def _joined_keys(table: pa.Table | pa.RecordBatch) -> pa.Array:
     return joined
 
 
-def _keys_still_in_store(client: StoreClient, keys: pa.Table) -> set[tuple[str, str]]:
+def _keys_still_in_store(client: JourneyStore, keys: pa.Table) -> set[tuple[str, str]]:
     """The part's keys the store still holds: rows the purge kept because they changed.
 
     Rare (only when the purge deleted fewer rows than the part holds), so a scan is fine; the

@@ -21,7 +21,10 @@ class OffloadSettings(BaseSettings):
     """Where the lake and the catalog are, how to reach the store, how to write Parquet."""
 
     model_config = SettingsConfigDict(
-        env_prefix="JOURNEYS_OFFLOAD_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="JOURNEYS_OFFLOAD_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        hide_input_in_errors=True,  # the store token must not be echoed into logs
     )
 
     #: A local directory, or any URI ``pyarrow.fs.FileSystem.from_uri`` accepts

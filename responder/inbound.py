@@ -9,7 +9,10 @@ send an ``invalid`` or ``expired`` reply). Header rules, all from :mod:`journeys
 - ``deadline``: required, decimal epoch milliseconds;
 - ``contract-version``: optional; when present it must be the version this code speaks;
 - ``traceparent``: optional; copied to the reply only when it is well-formed W3C;
-- every header at most once; the key, when present, must equal the value's ``customer_id``.
+- ``requester-id``: optional; copied to the reply only when it is 1-64 characters of
+  ``[A-Za-z0-9._-]`` (it lets a requester tell its replies from another instance's);
+- every header at most once; the key, when present, must equal the value's ``customer_id``;
+- the value is at most :data:`journeys.contract.MAX_REQUEST_BYTES` (checked before parsing).
 """
 
 from __future__ import annotations
@@ -21,11 +24,18 @@ from typing import Final, Protocol
 
 from pydantic import ValidationError
 
-from journeys.contract import CONTRACT_VERSION, Header, StatusFilter, decode_request
+from journeys.contract import (
+    CONTRACT_VERSION,
+    MAX_REQUEST_BYTES,
+    Header,
+    StatusFilter,
+    decode_request,
+)
 from journeys.observability import remote_span_context, traceparent_of
 
 MAX_CORRELATION_ID_BYTES: Final = 256
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+_REQUESTER_ID_RE: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KNOWN_HEADERS: Final = frozenset(
     {
         Header.CORRELATION_ID,
@@ -33,6 +43,7 @@ _KNOWN_HEADERS: Final = frozenset(
         Header.DEADLINE,
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
+        Header.REQUESTER_ID,
         Header.HEDGE,
     }
 )
@@ -62,6 +73,7 @@ class Routing:
     correlation_id: str
     reply_partition: int
     traceparent: str | None
+    requester_id: str | None = None
     #: The request is a gateway's hedge copy; the reply says so (the gateway counts hedges won).
     hedge: bool = False
 
@@ -149,7 +161,16 @@ def _routing(headers: dict[str, str], reply_partitions: int) -> Routing:
         )
     remote = remote_span_context(headers.get(Header.TRACEPARENT))
     traceparent = None if remote is None else traceparent_of(remote)
-    return Routing(correlation_id, partition, traceparent, hedge=headers.get(Header.HEDGE) == "1")
+    requester_id = headers.get(Header.REQUESTER_ID)
+    if requester_id is not None and not _REQUESTER_ID_RE.match(requester_id):
+        requester_id = None
+    return Routing(
+        correlation_id,
+        partition,
+        traceparent,
+        requester_id,
+        hedge=headers.get(Header.HEDGE) == "1",
+    )
 
 
 def _decimal(headers: dict[str, str], name: str) -> int:
@@ -165,6 +186,9 @@ def _decimal(headers: dict[str, str], name: str) -> int:
 def _request(record: InboundRecord, routing: Routing, deadline_ms: int) -> InboundRequest:
     if record.value is None:
         raise _Invalid("empty value")
+    if len(record.value) > MAX_REQUEST_BYTES:
+        # Refused before any parsing: a valid request is a few dozen bytes.
+        raise _Invalid(f"value is {len(record.value)} bytes, over {MAX_REQUEST_BYTES}")
     try:
         request = decode_request(record.value)
     except ValidationError as exc:

@@ -64,6 +64,11 @@ class ResponderMetrics:
             "Batches whose replies could not all be produced (re-read, not committed).",
             registry=r,
         )
+        self.oversized_dropped = Counter(
+            "journeys_responder_oversized_dropped",
+            "Replies or dead letters Kafka refused as too large, dropped (never re-read).",
+            registry=r,
+        )
         self.commit_failures = Counter(
             "journeys_responder_commit_failures",
             "Offset commits that failed (the batch may be answered again).",

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilter
 from journeys.schema import COLUMN_NAMES
-from responder.inbound import InboundRecord, Routing
+from responder.inbound import Routing
 
 _VERSION_BYTES: Final = str(CONTRACT_VERSION).encode()
 _SORT_KEYS: Final = [
@@ -47,20 +47,36 @@ class Outbound:
 
 
 class JourneyIndex:
-    """The journeys of one store lookup, grouped by customer and sorted by priority."""
+    """The journeys of one store lookup, grouped by customer and sorted by priority.
 
-    def __init__(self, rows_by_customer: dict[str, list[Row]]) -> None:
+    Customers with more than ``max_per_customer`` rows are not turned into dicts at all: they
+    are only remembered as :meth:`oversized`, so one huge customer costs Arrow memory, never
+    a Python object per row.
+    """
+
+    def __init__(
+        self, rows_by_customer: dict[str, list[Row]], oversized: frozenset[str] = frozenset()
+    ) -> None:
         self._rows = rows_by_customer
+        self._oversized = oversized
 
     @classmethod
-    def from_table(cls, table: pa.Table) -> JourneyIndex:
+    def from_table(cls, table: pa.Table, *, max_per_customer: int | None = None) -> JourneyIndex:
         """Index a lookup result (columns of :data:`journeys.schema.JOURNEY_SCHEMA`)."""
+        oversized = _customers_over(table, max_per_customer)
+        if oversized:
+            keep = pc.invert(pc.is_in(table["customer_id"], pa.array(sorted(oversized))))
+            table = table.filter(keep)
         ordered = _timestamps_as_text(table.select(list(COLUMN_NAMES)).sort_by(_SORT_KEYS))
         grouped: dict[str, list[Row]] = {}
         for row in ordered.to_pylist():
             row["attributes"] = orjson.Fragment(row["attributes"])
             grouped.setdefault(row["customer_id"], []).append(row)
-        return cls(grouped)
+        return cls(grouped, oversized)
+
+    def oversized(self, customer_id: str) -> bool:
+        """True when the customer had more rows than one reply may carry."""
+        return customer_id in self._oversized
 
     def journeys(self, customer_id: str, status: StatusFilter) -> list[Row]:
         """The customer's journeys matching ``status``, most important (lowest priority) first."""
@@ -68,6 +84,15 @@ class JourneyIndex:
         if status is StatusFilter.ALL:
             return rows
         return [row for row in rows if row["status"] == status.value]
+
+
+def _customers_over(table: pa.Table, limit: int | None) -> frozenset[str]:
+    if limit is None or table.num_rows <= limit:
+        return frozenset()
+    counts = pc.value_counts(table["customer_id"])
+    customers = counts.field("values").to_pylist()
+    rows = counts.field("counts").to_pylist()
+    return frozenset(c for c, n in zip(customers, rows, strict=True) if n > limit)
 
 
 def _timestamps_as_text(table: pa.Table) -> pa.Table:
@@ -83,11 +108,13 @@ def _timestamps_as_text(table: pa.Table) -> pa.Table:
 
 
 def reply_headers(routing: Routing) -> list[tuple[str, bytes]]:
-    """The headers of a reply: correlation id, trace context and contract version."""
+    """The headers of a reply: correlation id, trace context, contract version, requester id."""
     headers = [(Header.CORRELATION_ID, routing.correlation_id.encode())]
     if routing.traceparent is not None:
         headers.append((Header.TRACEPARENT, routing.traceparent.encode()))
     headers.append((Header.CONTRACT_VERSION, _VERSION_BYTES))
+    if routing.requester_id is not None:
+        headers.append((Header.REQUESTER_ID, routing.requester_id.encode()))
     if routing.hedge:
         headers.append((Header.HEDGE, b"1"))
     return headers
@@ -129,12 +156,4 @@ def reply(
         headers=reply_headers(routing),
         routing=routing,
         status=status,
-    )
-
-
-def dead_letter(topic: str, record: InboundRecord, reason: str) -> Outbound:
-    """The original key, value and headers of ``record`` plus a ``reason`` header."""
-    headers = [*record.headers, (Header.REASON, reason.encode())]
-    return Outbound(
-        topic=topic, partition=None, key=record.key, value=record.value, headers=headers
     )

@@ -18,10 +18,16 @@ from types import TracebackType
 from typing import Final, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 from aiokafka.structs import TopicPartition
 
-from journeys.kafka import create_consumer, create_producer, ensure_topics, leave_group
+from journeys.kafka import (
+    create_consumer,
+    create_producer,
+    ensure_topics,
+    leave_group,
+    read_from_start_if_truncated,
+)
 from responder.batch import BatchHandler
 from responder.errors import ResponderStartError
 from responder.inbound import InboundRecord
@@ -33,10 +39,14 @@ from responder.tracing import batch_span, log_answers
 
 log = logging.getLogger(__name__)
 
-_LAG_INTERVAL_S: Final = 1.0
+#: How often positions are compared with the partitions' ends (the lag gauge, and a partition
+#: that now ends before its position: a broker that lost its log, whose requests wait unserved
+#: until this check). Both numbers come from the last fetch responses, no broker request.
+_LAG_INTERVAL_S: Final = 0.25
 _POSITION_TIMEOUT_S: Final = 0.5
 _PRODUCE_RETRY_PAUSE_S: Final = 0.5
 _T = TypeVar("_T")
+_TOO_LARGE: Final = (MessageSizeTooLargeError, RecordTooLargeError)
 
 
 class _LogAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -122,6 +132,7 @@ class Responder:
             policy=self._settings.retry_policy(),
             reply_margin_ms=self._settings.reply_margin_ms,
             reply_expired=self._settings.reply_expired,
+            limits=self._settings.reply_limits(),
         )
         log.info(
             "responder started: group %s on %s (%s), replies on %d partitions",
@@ -156,7 +167,7 @@ class Responder:
             records = [record for part in batches.values() for record in part]
             if records:
                 await self.process(records)
-            await self._maybe_update_lag(consumer)
+            await self._check_positions(consumer)
         log.info("responder stopping after %d batches", self.batches)
 
     async def process(self, records: Sequence[InboundRecord]) -> None:
@@ -184,13 +195,28 @@ class Responder:
     async def _produce(self, messages: Sequence[Outbound]) -> None:
         producer = self._require(self._producer)
         async with asyncio.timeout(self._settings.produce_timeout_ms / 1000):
-            acks = [
-                await producer.send(
-                    m.topic, m.value, key=m.key, partition=m.partition, headers=m.headers
-                )
-                for m in messages
-            ]
-            await asyncio.gather(*acks)
+            acks = []
+            for m in messages:
+                try:
+                    acks.append(
+                        await producer.send(
+                            m.topic, m.value, key=m.key, partition=m.partition, headers=m.headers
+                        )
+                    )
+                except MessageSizeTooLargeError as exc:
+                    self._drop_oversized(m, exc)
+            for outcome in await asyncio.gather(*acks, return_exceptions=True):
+                if isinstance(outcome, _TOO_LARGE):
+                    # The broker's limit is lower than ours: re-sending cannot help.
+                    self._drop_oversized(None, outcome)
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+
+    def _drop_oversized(self, message: Outbound | None, exc: Exception) -> None:
+        """A message no retry can deliver is dropped and counted, never re-read forever."""
+        self._metrics.oversized_dropped.inc()
+        where = "" if message is None else f" to {message.topic}"
+        log.error("dropping a message%s that Kafka refuses as too large: %s", where, exc)
 
     async def _commit(self, records: Sequence[InboundRecord]) -> None:
         consumer = self._require(self._consumer)
@@ -217,7 +243,7 @@ class Responder:
             except (KafkaError, AssertionError) as exc:  # not assigned any more
                 log.warning("cannot rewind %s to %d: %s", tp, offset, exc)
 
-    async def _maybe_update_lag(self, consumer: AIOKafkaConsumer) -> None:
+    async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
         if now < self._next_lag_at:
             return
@@ -232,7 +258,9 @@ class Responder:
                     position = await consumer.position(tp)
             except (KafkaError, TimeoutError):
                 continue
-            lag[(tp.topic, tp.partition)] = max(highwater - position, 0)
+            if await read_from_start_if_truncated(consumer, tp, position):
+                continue
+            lag[(tp.topic, tp.partition)] = highwater - position
         self._metrics.set_lag(lag)
 
     @staticmethod

@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journeys.kafka import KafkaSettings
+from responder.batch import ReplyLimits
 from responder.store_lookup import RetryPolicy
 from store import StoreClientSettings
 
@@ -23,7 +24,10 @@ class ResponderSettings(BaseSettings):
     """Everything one responder process needs: its group, batching, retry, store and Kafka."""
 
     model_config = SettingsConfigDict(
-        env_prefix="JOURNEYS_RESPONDER_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="JOURNEYS_RESPONDER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        hide_input_in_errors=True,  # the store token must not be echoed into logs
     )
 
     group_id: str = Field(default="journeys-responder", min_length=1)
@@ -51,7 +55,23 @@ class ResponderSettings(BaseSettings):
         default=2_000, ge=1, description="Most time a batch's lookup gets, retries included."
     )
     reply_margin_ms: int = Field(
-        default=20, ge=0, description="Time kept before the earliest deadline to send replies."
+        default=20, ge=0, description="Time kept before a batch's latest deadline to send replies."
+    )
+    max_journeys_per_reply: int = Field(
+        default=1_000,
+        ge=1,
+        description="Journeys one reply may carry; a customer with more gets 'too_large'.",
+    )
+    max_reply_bytes: int = Field(
+        default=1_000_000,
+        ge=1_024,
+        description="Bytes of one reply value at most (below the producer's 1 MiB request "
+        "limit); a larger reply becomes 'too_large'.",
+    )
+    max_dead_letter_bytes: int = Field(
+        default=65_536,
+        ge=4_096,
+        description="Bytes of one dead letter at most; a larger record is cut and marked.",
     )
     produce_timeout_ms: int = Field(
         default=10_000, ge=100, description="Wait for a batch's replies to be acknowledged."
@@ -73,4 +93,12 @@ class ResponderSettings(BaseSettings):
             backoff_s=self.store_backoff_ms / 1000,
             min_budget_s=self.store_min_budget_ms / 1000,
             max_budget_s=max(self.store_max_budget_ms, self.store_min_budget_ms) / 1000,
+        )
+
+    def reply_limits(self) -> ReplyLimits:
+        """The size caps of replies and dead letters these settings describe."""
+        return ReplyLimits(
+            max_journeys=self.max_journeys_per_reply,
+            max_reply_bytes=self.max_reply_bytes,
+            max_dead_letter_bytes=self.max_dead_letter_bytes,
         )

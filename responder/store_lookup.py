@@ -1,4 +1,4 @@
-"""One store lookup per batch, with a bounded retry that fits inside the requests' deadlines."""
+"""A batch's store lookups (one per status filter), retried within the requests' deadlines."""
 
 from __future__ import annotations
 
@@ -46,13 +46,14 @@ async def lookup_with_retry(
     store: JourneyLookup,
     customer_ids: Sequence[str],
     *,
+    status: str = "all",
     budget_s: float,
     policy: RetryPolicy,
     attempts: LookupAttempts,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> pa.Table:
-    """Look up ``customer_ids`` (status ``all``), retrying retriable errors within ``budget_s``.
+    """Look up ``customer_ids`` (rows of ``status``), retrying retriable errors within ``budget_s``.
 
     Raises the last :class:`StoreError`; a call that does not finish within the budget raises
     :class:`StoreUnavailable`.
@@ -63,7 +64,7 @@ async def lookup_with_retry(
         started = clock()
         try:
             async with asyncio.timeout(max(left, 0.001)):
-                table = await store.lookup(customer_ids, "all")
+                table = await store.lookup(customer_ids, status)
         except TimeoutError as exc:
             attempts.calls.append((clock() - started, "timeout"))
             raise StoreUnavailable(f"the store did not answer within {budget_s:.3f}s") from exc

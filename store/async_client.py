@@ -13,19 +13,26 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
-from store.client import ScanResult, StoreClient, StoreStats
+from store.client import ScanResult, StoreStats
+
+if TYPE_CHECKING:
+    from store.interface import JourneyStore
 
 T = TypeVar("T")
 
 
 class AsyncStoreClient:
-    """Same operations as :class:`StoreClient`, awaited; use ``async with`` or ``aclose()``."""
+    """Same operations as :class:`StoreClient`, awaited; use ``async with`` or ``aclose()``.
 
-    def __init__(self, client: StoreClient, *, max_workers: int = 4) -> None:
+    ``client`` may be any :class:`~store.interface.JourneyStore` (see
+    :func:`store.factory.open_async_store`).
+    """
+
+    def __init__(self, client: JourneyStore, *, max_workers: int = 4) -> None:
         """Wrap ``client`` (closed by :meth:`aclose`); at most ``max_workers`` calls at once."""
         self.client = client
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="store-client")

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,14 @@ from journeys.schema import (
     create_table_sql,
 )
 from store.lookup_cache import LookupCache
+from store.server_clock import (
+    CREATE_CLOCK_SQL,
+    LOAD_FLOOR_SQL,
+    SAVE_FLOOR_SQL,
+    ServerClock,
+    wall_clock_us,
+)
+from store.validation import last_per_key
 
 CUSTOMER_INDEX: Final = "journeys_customer_idx"
 #: Up to this many ids a lookup is an index scan per id (IN list); above it a hash semi-join
@@ -66,20 +73,6 @@ _UPSERT_SQL: Final = (
     + f" FROM upsert_batch ON CONFLICT ({', '.join(PRIMARY_KEY)}) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in COLUMN_NAMES if name not in PRIMARY_KEY)
 )
-
-
-class ServerClock:
-    """Strictly increasing UTC microsecond stamps, never behind what the table already holds."""
-
-    def __init__(self, floor_us: int = 0) -> None:
-        self._last = floor_us
-        self._lock = threading.Lock()
-
-    def tick(self) -> int:
-        """A stamp later than every stamp handed out before."""
-        with self._lock:
-            self._last = max(time.time_ns() // 1000, self._last + 1)
-            return self._last
 
 
 @dataclass
@@ -125,6 +118,7 @@ class JourneyDatabase:
         memory_limit: str | None = None,
         compression: str = "uncompressed",
         lookup_cache: LookupCache | None = None,
+        now_us: Callable[[], int] = wall_clock_us,
     ) -> None:
         self.path = path
         #: Customers' rows kept between lookups; every write below invalidates its customers.
@@ -146,12 +140,17 @@ class JourneyDatabase:
             f"SET GLOBAL index_scan_max_count = {INDEX_LOOKUP_MAX_IDS * 32}",
             create_table_sql(),
             f"CREATE INDEX IF NOT EXISTS {CUSTOMER_INDEX} ON {TABLE_NAME} (customer_id)",
+            CREATE_CLOCK_SQL,
         ]
         for statement in statements:
             self._con.execute(statement).fetchall()
-        floor = self._con.execute(f"SELECT epoch_us(max(updated_at)) FROM {TABLE_NAME}")
-        floor_us = floor.fetchall()[0][0]
-        self.clock = ServerClock(int(floor_us) if floor_us is not None else 0)
+        # Above every stamp handed out before: the rows' and the persisted snapshot points'.
+        floors = [
+            self._con.execute(sql).fetchall()[0][0]
+            for sql in (f"SELECT epoch_us(max(updated_at)) FROM {TABLE_NAME}", LOAD_FLOOR_SQL)
+        ]
+        floor_us = max((int(f) for f in floors if f is not None), default=0)
+        self.clock = ServerClock(floor_us, now_us)
         self._write_lock = threading.Lock()
         self._idle: queue.LifoQueue[duckdb.DuckDBPyConnection] = queue.LifoQueue()
         self._closed = False
@@ -185,7 +184,7 @@ class JourneyDatabase:
         ``table`` must already be validated (:func:`store.validation.validate_batch`).
         Within one batch the last row of a key wins. Returns the number of rows written.
         """
-        table = _last_per_key(table)
+        table = last_per_key(table)
         customers = table.column("customer_id")
         with self.lookup_cache.writing(customers), self._cursor() as cursor:
             cursor.register("upsert_batch", table)
@@ -246,6 +245,7 @@ class JourneyDatabase:
                 counted = cursor.execute(f"SELECT count(*) FROM {TABLE_NAME} WHERE {where}")
                 row_count = int(counted.fetchall()[0][0])
                 snapshot_at = self.clock.tick()
+                self._save_clock_floor(snapshot_at)
             reader = cursor.sql(f"SELECT * FROM {TABLE_NAME} WHERE {where}").to_arrow_reader(
                 SCAN_BATCH_ROWS
             )
@@ -276,6 +276,10 @@ class JourneyDatabase:
         )
         params = [closed_before_us, snapshot_at_us]
         customers = None if keys is None else keys.column("customer_id")
+        with self._write_lock:
+            # Later stamps must stay above this point even after a restart (server_clock.py).
+            self.clock.observe(snapshot_at_us)
+            self._save_clock_floor(snapshot_at_us)
         with self.lookup_cache.writing(customers), self._cursor() as cursor:
             if keys is None:
                 sql = f"DELETE FROM {TABLE_NAME} j WHERE {conditions}"
@@ -293,6 +297,11 @@ class JourneyDatabase:
                     return _count(cursor.execute(sql, params))
             finally:
                 cursor.unregister("purge_keys")
+
+    def _save_clock_floor(self, stamp_us: int) -> None:
+        """Persist ``stamp_us`` as the clock's floor (committed on return; write lock held)."""
+        with self._cursor() as cursor:
+            cursor.execute(SAVE_FLOOR_SQL, [stamp_us]).fetchall()
 
     def counts(self) -> TableCounts:
         """Rows by status (one consistent read) and the size of the database and WAL files."""
@@ -334,14 +343,3 @@ class JourneyDatabase:
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:
     return int(result.fetchall()[0][0])
-
-
-def _last_per_key(table: pa.Table) -> pa.Table:
-    """Keep the last row of each primary key (ON CONFLICT cannot update a row twice)."""
-    keys = table.select(list(PRIMARY_KEY))
-    if keys.group_by(list(PRIMARY_KEY)).aggregate([]).num_rows == table.num_rows:
-        return table
-    numbered = keys.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
-    last = numbered.group_by(list(PRIMARY_KEY)).aggregate([("_row", "max")])
-    rows = pc.sort_indices(last.column("_row_max"))
-    return table.take(last.column("_row_max").take(rows))

@@ -7,6 +7,9 @@
     ├── StoreInvalidRequest         the request or batch does not match the schema/contract
     └── StoreInternalError          the server failed while handling a valid request
 
+    LoaderError                     (not a StoreError) an input file cannot be read: missing,
+                                    unknown format, or unreadable past some row
+
 Callers branch on the flag (``exc.retriable``) or the class, never on message text.
 The Flight → store error mapping lives in ``client.py`` at the boundary, with a test that it
 is complete.
@@ -41,3 +44,7 @@ class StoreInvalidRequest(StoreError):
 
 class StoreInternalError(StoreError):
     """The server failed while handling a valid request."""
+
+
+class LoaderError(Exception):
+    """The input cannot be read (missing file, unknown format, unreadable past some row)."""

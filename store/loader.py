@@ -7,39 +7,51 @@ dropped silently: ``loaded + rejected`` is the number of input rows.
 
 CSV and JSON lines hold ``content`` and ``attributes`` as JSON (objects in JSON lines may also
 be nested), timestamps as ISO-8601 with an offset (``2025-06-01T10:00:00Z``).
+
+Malformed input is accounted for row by row, never guessed:
+
+- a CSV row with too few or too many fields is rejected (``column`` ``*``, the raw line kept);
+- in CSV only an empty field is null: ``NA``, ``null``, ``N/A`` are ordinary text (a legitimate
+  id or name), not missing values;
+- Parquet timestamps in nanoseconds are converted when exact (whole microseconds); a row with
+  sub-microsecond digits is rejected (the store keeps microseconds; truncating would change
+  the value silently);
+- a file that cannot be read any further (e.g. invalid UTF-8 in a CSV) stops the load with a
+  :class:`LoaderError` that says how many rows were loaded and rejected before it (upserts are
+  idempotent: fix the file and load it again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
 import orjson
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from journeys.schema import CONTENT_TYPE, JOURNEY_SCHEMA
-from store.client import StoreClient, to_micros
+from journeys.schema import JOURNEY_SCHEMA
+from store.csv_input import read_csv
+from store.errors import LoaderError
+from store.input_rows import InputChunk, convert_records
+from store.interface import JourneyStore
 from store.validation import (
-    CONFORMED_SCHEMA,
     SERVER_STAMPED,
+    SUB_MICROSECOND,
     BatchRejected,
     Rejection,
     conform_columns,
     split_valid,
 )
 
+__all__ = ["BATCH_ROWS", "LoadSummary", "LoaderError", "default_rejects_path", "load_files"]
+
 BATCH_ROWS: Final = 50_000
 SUFFIXES: Final = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "json",
                    ".json": "json"}  # fmt: skip
-
-
-class LoaderError(Exception):
-    """The input cannot be read at all (missing file, unknown format)."""
 
 
 @dataclass
@@ -51,118 +63,12 @@ class LoadSummary:
     rejects_files: list[Path] = field(default_factory=list)
 
 
-@dataclass
-class _Chunk:
-    """Input rows converted to the schema, the raw records, and their 1-based row numbers."""
-
-    table: pa.Table
-    raw: list[dict[str, Any]]
-    first_row: int
-    rejections: list[Rejection]
-
-
 def default_rejects_path(path: Path) -> Path:
     """``data.csv`` → ``data.csv.rejects.jsonl`` next to it."""
     return path.with_name(path.name + ".rejects.jsonl")
 
 
-# -- row-wise conversion (CSV, JSON lines) -------------------------------------------------
-def _to_string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected text, got {type(value).__name__}")
-    return value
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"expected an integer, got {value!r}")
-    number = int(value)
-    if not -(2**31) <= number < 2**31:
-        raise ValueError("integer out of range")
-    return number
-
-
-def _to_micros(value: Any) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"expected an ISO-8601 timestamp, got {value!r}")
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("timestamp has no time zone offset")
-    return to_micros(moment)
-
-
-def _to_object(value: Any) -> dict[str, Any]:
-    parsed = orjson.loads(value) if isinstance(value, str) else value
-    if not isinstance(parsed, dict):
-        raise ValueError("expected a JSON object")
-    return parsed
-
-
-def _to_content(value: Any) -> dict[str, Any]:
-    content = _to_object(value)
-    unknown = set(content) - {f.name for f in CONTENT_TYPE}
-    if unknown:
-        raise ValueError(f"unknown content fields {sorted(unknown)}")
-    return {f.name: None if content.get(f.name) is None else _to_string(content[f.name])
-            for f in CONTENT_TYPE}  # fmt: skip
-
-
-def _to_attributes(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _converter(field_: pa.Field) -> Callable[[Any], Any]:
-    if field_.name == "attributes":
-        return _to_attributes
-    if field_.type == CONTENT_TYPE:
-        return _to_content
-    if pa.types.is_timestamp(field_.type):
-        return _to_micros
-    if pa.types.is_int32(field_.type):
-        return _to_int
-    return _to_string
-
-
-_CONVERTERS: Final = {f.name: _converter(f) for f in JOURNEY_SCHEMA}
-
-
-def _convert_records(records: list[dict[str, Any] | None], first_row: int) -> _Chunk:
-    """Convert records row by row; a row failing conversion is rejected, not guessed."""
-    rejections: list[Rejection] = []
-    columns: dict[str, list[Any]] = {name: [] for name in _CONVERTERS}
-    for index, record in enumerate(records):
-        problem: Rejection | None = None
-        if record is None:
-            problem = Rejection(index, "*", "line is not a JSON object")
-            record = {}
-        for name in record:
-            if name not in _CONVERTERS and problem is None:
-                problem = Rejection(index, name, "unknown column")
-        for name, convert in _CONVERTERS.items():
-            value = record.get(name)
-            converted: Any = None
-            if value is not None and value != "":
-                try:
-                    converted = convert(value)
-                except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
-                    if problem is None:
-                        problem = Rejection(index, name, str(exc))
-            columns[name].append(converted)
-        if problem is not None:
-            rejections.append(problem)
-    arrays = []
-    for field_ in JOURNEY_SCHEMA:
-        values = columns[field_.name]
-        if pa.types.is_timestamp(field_.type):
-            arrays.append(pa.array(values, pa.int64()).cast(field_.type))
-        else:
-            arrays.append(pa.array(values, field_.type))
-    table = pa.Table.from_arrays(arrays, schema=CONFORMED_SCHEMA)
-    raw = [record if record is not None else {} for record in records]
-    return _Chunk(table, raw, first_row, rejections)
-
-
-def _read_json_lines(path: Path, batch_rows: int) -> Iterator[_Chunk]:
+def _read_json_lines(path: Path, batch_rows: int) -> Iterator[InputChunk]:
     with path.open("rb") as handle:
         first = 1
         records: list[dict[str, Any] | None] = []
@@ -177,42 +83,26 @@ def _read_json_lines(path: Path, batch_rows: int) -> Iterator[_Chunk]:
                 parsed = None
             records.append(parsed if isinstance(parsed, dict) else None)
             if len(records) >= batch_rows:
-                yield _with_raw_lines(_convert_records(records, first), raw_lines)
+                yield _with_raw_lines(convert_records(records, first), raw_lines)
                 first += len(records)
                 records, raw_lines = [], []
         if records:
-            yield _with_raw_lines(_convert_records(records, first), raw_lines)
+            yield _with_raw_lines(convert_records(records, first), raw_lines)
 
 
-def _with_raw_lines(chunk: _Chunk, lines: list[bytes]) -> _Chunk:
+def _with_raw_lines(chunk: InputChunk, lines: list[bytes]) -> InputChunk:
     for i, record in enumerate(chunk.raw):
         if not record:
             chunk.raw[i] = {"line": lines[i].decode(errors="replace").rstrip("\n")}
     return chunk
 
 
-def _read_csv(path: Path, batch_rows: int) -> Iterator[_Chunk]:
-    with path.open("rb") as handle:
-        header = handle.readline().decode().strip().split(",")
-    options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header}, strings_can_be_null=True
-    )
-    reader = pacsv.open_csv(path, convert_options=options)
-    first = 1
-    for batch in reader:
-        records = batch.to_pylist()
-        for start in range(0, len(records), batch_rows):
-            part = records[start : start + batch_rows]
-            yield _convert_records(list(part), first)
-            first += len(part)
-
-
-def _read_parquet(path: Path, batch_rows: int) -> Iterator[_Chunk]:
+def _read_parquet(path: Path, batch_rows: int) -> Iterator[InputChunk]:
     first = 1
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        exact, rejections = _whole_microseconds(batch)
         try:
-            table = conform_columns(batch)
-            rejections: list[Rejection] = []
+            table = conform_columns(exact)
         except BatchRejected as exc:
             # A column problem affects every row: reject them all with that reason.
             table = JOURNEY_SCHEMA.empty_table()
@@ -220,11 +110,48 @@ def _read_parquet(path: Path, batch_rows: int) -> Iterator[_Chunk]:
                 Rejection(i, exc.rejection.column, exc.rejection.reason)
                 for i in range(batch.num_rows)
             ]
-        yield _Chunk(table, batch.to_pylist(), first, rejections)
+        yield InputChunk(table, _records(batch), first, rejections)
         first += batch.num_rows
 
 
-def read_chunks(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[_Chunk]:
+def _records(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The rows as dicts for the rejects file; nanosecond timestamps as text (no datetime)."""
+    columns = [
+        pc.cast(column, pa.string())
+        if pa.types.is_timestamp(column.type) and getattr(column.type, "unit", None) == "ns"
+        else column
+        for column in batch.columns
+    ]
+    records: list[dict[str, Any]] = pa.RecordBatch.from_arrays(
+        columns, names=batch.schema.names
+    ).to_pylist()
+    return records
+
+
+def _whole_microseconds(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rejection]]:
+    """Nanosecond timestamp columns as microseconds; a row that would lose digits is rejected.
+
+    The rejected rows keep a truncated value in the returned batch; the loader never stores
+    them (their rejection excludes them from the upsert).
+    """
+    rejections: dict[int, Rejection] = {}
+    columns = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        unit = getattr(column.type, "unit", None)
+        if pa.types.is_timestamp(column.type) and unit == "ns":
+            nanos = pc.cast(column, pa.int64())
+            lossy = pc.fill_null(pc.not_equal(pc.remainder(nanos, 1000), 0), False)
+            for row in pc.indices_nonzero(lossy).to_pylist():
+                rejections.setdefault(row, Rejection(row, name, SUB_MICROSECOND))
+            column = pc.cast(column, pa.timestamp("us", column.type.tz), safe=False)
+        columns.append(column)
+    if not rejections:
+        return batch, []
+    exact = pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    return exact, [rejections[row] for row in sorted(rejections)]
+
+
+def read_chunks(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[InputChunk]:
     """Chunks of converted rows from one input file."""
     if not path.is_file():
         raise LoaderError(f"file not found: {path}")
@@ -232,7 +159,7 @@ def read_chunks(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[_Chunk]:
     if kind == "parquet":
         return _read_parquet(path, batch_rows)
     if kind == "csv":
-        return _read_csv(path, batch_rows)
+        return read_csv(path, batch_rows)
     if kind == "json":
         return _read_json_lines(path, batch_rows)
     raise LoaderError(f"unknown file type {path.suffix!r} (use .parquet, .csv or .jsonl)")
@@ -263,7 +190,7 @@ class _RejectsWriter:
 
 def load_files(
     paths: list[Path],
-    client: StoreClient,
+    client: JourneyStore,
     *,
     rejects: Path | None = None,
     batch_rows: int = BATCH_ROWS,
@@ -287,6 +214,11 @@ def load_files(
                     _load_chunk(path, chunk, client, writer, summary)
                     if on_rows is not None:
                         on_rows(len(chunk.raw))
+            except LoaderError as exc:
+                raise LoaderError(
+                    f"{exc}; {summary.loaded} rows were loaded and {summary.rejected} rejected "
+                    "before it (upserts are idempotent: fix the file and load it again)"
+                ) from None
             finally:
                 if writer is not shared:
                     writer.close()
@@ -301,7 +233,11 @@ def load_files(
 
 
 def _load_chunk(
-    path: Path, chunk: _Chunk, client: StoreClient, writer: _RejectsWriter, summary: LoadSummary
+    path: Path,
+    chunk: InputChunk,
+    client: JourneyStore,
+    writer: _RejectsWriter,
+    summary: LoadSummary,
 ) -> None:
     converted_bad = {r.row for r in chunk.rejections if r.row is not None}
     rejections = list(chunk.rejections)
@@ -321,5 +257,5 @@ def _load_chunk(
             summary.loaded += good.num_rows
     for rejection in sorted(rejections, key=lambda r: r.row or 0):
         row = rejection.row or 0
-        writer.write(path, chunk.first_row + row, rejection, chunk.raw[row])
+        writer.write(path, chunk.number(row), rejection, chunk.raw[row])
         summary.rejected += 1

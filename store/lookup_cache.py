@@ -7,7 +7,10 @@ table, so it knows exactly which customers a write changes and can keep their ro
 - An entry is one customer's rows of every status (sorted like a lookup: priority, journey
   id), as a zero-copy slice of the lookup result that filled it; a customer without rows is
   cached too (empty), so repeated not-founds are cheap. The status filter is applied after.
-- At most ``max_customers`` entries, least recently used evicted first; ``0`` turns it off.
+- At most ``max_customers`` entries and ``max_bytes`` of rows (``nbytes`` of each entry's
+  slice), least recently used evicted first; ``max_customers=0`` turns it off, ``max_bytes=0``
+  drops the byte bound. An entry larger than an eighth of ``max_bytes`` is never stored, so
+  one customer with a million journeys cannot flush everyone else.
 - Correctness rule: every write bumps a generation when it starts and when it ends, and while
   it runs its customers are "being written". A lookup notes the generation before it queries
   its misses and stores them only if the generation is unchanged and none of them is being
@@ -59,6 +62,7 @@ class _Segment:
 class _Entry:
     rows: pa.RecordBatch
     segment: _Segment | None  # None: owns its buffers (empty, or compacted)
+    nbytes: int = 0  # bytes of the rows this entry refers to (its slice, not the whole fill)
 
     def sparse(self) -> bool:
         """Its fill result is mostly dead weight: worth copying the rows out."""
@@ -82,15 +86,20 @@ class LookupCacheStats:
     invalidations: int
     fills_refused: int
     customers: int
+    bytes: int = 0
 
 
 class LookupCache:
     """Customer id → that customer's rows (all statuses), LRU-bounded, write-invalidated."""
 
-    def __init__(self, max_customers: int) -> None:
+    def __init__(self, max_customers: int, *, max_bytes: int = 0) -> None:
         if max_customers < 0:
             raise ValueError("max_customers must be >= 0 (0 turns the cache off)")
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0 (0: no byte bound)")
         self.max_customers = max_customers
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0
@@ -154,23 +163,33 @@ class LookupCache:
                 self._fills_refused += 1
                 return
             entries, writing = self._entries, self._writing
+            largest = self.max_bytes // 8 if self.max_bytes else None
             for customer, entry in rows_by_customer.items():
-                if customer in writing:
+                if customer in writing or (largest is not None and entry.nbytes > largest):
                     continue
-                previous = entries.pop(customer, None)
-                if previous is not None:
-                    previous.drop()
+                self._remove(customer)
                 entries[customer] = entry
-            while len(entries) > self.max_customers:
-                entries.popitem(last=False)[1].drop()
+                self._bytes += entry.nbytes
+            while len(entries) > self.max_customers or (
+                self.max_bytes and self._bytes > self.max_bytes
+            ):
+                self._remove(next(iter(entries)))
+
+    def _remove(self, customer: str) -> None:
+        """Drop one entry (lock held)."""
+        entry = self._entries.pop(customer, None)
+        if entry is not None:
+            entry.drop()
+            self._bytes -= entry.nbytes
 
     def _compact(self, sparse: Iterable[tuple[str, _Entry]]) -> None:
         for customer, entry in sparse:
             # Copied outside the lock; swapped in only if nobody replaced the entry meanwhile.
-            private = _Entry(pa.concat_batches([entry.rows]), None)
+            private = _Entry(pa.concat_batches([entry.rows]), None, entry.nbytes)
             with self._lock:
                 if self._entries.get(customer) is entry:
                     self._entries[customer] = private
+                    self._bytes += private.nbytes - entry.nbytes
                     entry.drop()
 
     # -- writes --------------------------------------------------------------------------
@@ -200,7 +219,7 @@ class LookupCache:
                 if customers is None:
                     self._writing_all -= 1
                     self._invalidations += len(self._entries)
-                    self._entries.clear()
+                    self._clear()
                 else:
                     self._end_write(customers)
 
@@ -212,9 +231,8 @@ class LookupCache:
                 writing[customer] = left
             else:
                 del writing[customer]
-            entry = entries.pop(customer, None)
-            if entry is not None:
-                entry.drop()
+            if customer in entries:
+                self._remove(customer)
                 self._invalidations += 1
 
     def clear(self) -> None:
@@ -222,14 +240,20 @@ class LookupCache:
         with self._lock:
             self._generation += 1
             self._invalidations += len(self._entries)
-            self._entries.clear()
+            self._clear()
+
+    def _clear(self) -> None:
+        for entry in self._entries.values():
+            entry.drop()
+        self._entries.clear()
+        self._bytes = 0
 
     def stats(self) -> LookupCacheStats:
         """Counters and size, read together."""
         with self._lock:
             return LookupCacheStats(
                 self._hits, self._misses, self._invalidations, self._fills_refused,
-                len(self._entries),
+                len(self._entries), self._bytes,
             )  # fmt: skip
 
 
@@ -244,7 +268,8 @@ def _split_by_customer(table: pa.Table, customers: list[str]) -> dict[str, _Entr
     segment = _Segment(len(found))
     start = 0
     for customer, end in zip(found, runs.run_ends.to_pylist(), strict=True):
-        entries[customer] = _Entry(batch.slice(start, end - start), segment)
+        rows = batch.slice(start, end - start)
+        entries[customer] = _Entry(rows, segment, rows.nbytes)
         start = end
     return entries
 

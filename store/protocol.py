@@ -29,6 +29,8 @@ from typing import Final
 AUTHORIZATION_HEADER: Final = "authorization"
 SNAPSHOT_AT_KEY: Final = b"snapshot_at"
 ROW_COUNT_KEY: Final = b"row_count"
+#: Upper bound of one lookup request (the responder batches far fewer).
+MAX_LOOKUP_IDS: Final = 10_000
 
 
 class Role(StrEnum):

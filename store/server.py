@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 import orjson
@@ -31,6 +31,7 @@ from store.database import JourneyDatabase
 from store.lookup_cache import LookupCache
 from store.metrics import StoreMetrics
 from store.protocol import (
+    MAX_LOOKUP_IDS,
     ROW_COUNT_KEY,
     SNAPSHOT_AT_KEY,
     Operation,
@@ -39,9 +40,6 @@ from store.settings import StoreServerSettings
 from store.validation import BatchRejected, validate_batch
 
 log = logging.getLogger(__name__)
-
-#: Upper bound of one lookup request (the responder batches far fewer).
-MAX_LOOKUP_IDS: Final = 10_000
 
 
 class BadRequest(ValueError):
@@ -124,6 +122,7 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         )
         self.database = database
         self.metrics = metrics
+        self.max_attributes_bytes = settings.max_attributes_bytes
         self.location = f"{'grpc+tls' if tls else 'grpc'}://{settings.host}:{self.port}"
 
     @contextmanager
@@ -208,7 +207,7 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
             if chunk.data is None or chunk.data.num_rows == 0:
                 continue
             try:
-                table = validate_batch(chunk.data)
+                table = validate_batch(chunk.data, max_attributes_bytes=self.max_attributes_bytes)
             except BatchRejected as exc:
                 if not committed:
                     raise
@@ -267,7 +266,11 @@ class StoreFlightServer(flight.FlightServerBase):  # type: ignore[misc]
                     "version": __version__,
                 }
             elif operation is Operation.HEALTH:
-                body = {"status": "ok", "version": __version__}
+                body = {
+                    "status": "ok",
+                    "version": __version__,
+                    "clock_floor_us": self.database.clock.last_us,
+                }
             else:
                 self.database.checkpoint()
                 body = {"status": "ok"}
@@ -282,7 +285,9 @@ def serve(settings: StoreServerSettings) -> None:
         threads=settings.threads,
         memory_limit=settings.memory_limit,
         compression=settings.compression,
-        lookup_cache=LookupCache(settings.lookup_cache_customers),
+        lookup_cache=LookupCache(
+            settings.lookup_cache_customers, max_bytes=settings.lookup_cache_bytes
+        ),
     ) as database:
         metrics = StoreMetrics(database.counts, database.lookup_cache.stats)
         server = StoreFlightServer(database, settings, metrics)

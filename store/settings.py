@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from journeys.secrets import weak_secret_reason
 from store.protocol import Role
 
 if TYPE_CHECKING:
-    from store.client import StoreClient
+    from store.interface import JourneyStore
 
 TokenList = Annotated[list[SecretStr], NoDecode]
 
@@ -36,7 +36,10 @@ class StoreServerSettings(BaseSettings):
     clients, drop the old one.
     """
 
-    model_config = SettingsConfigDict(env_prefix="JOURNEYS_STORE_", extra="ignore")
+    # hide_input_in_errors: a refused token must not be echoed into logs by the error message.
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEYS_STORE_", extra="ignore", hide_input_in_errors=True
+    )
 
     db: Path = Path("journeys.duckdb")
     host: str = "127.0.0.1"
@@ -61,6 +64,12 @@ class StoreServerSettings(BaseSettings):
     #: Customers whose rows the server keeps in memory between lookups (LRU; writes invalidate
     #: them; ~4 KB each, see docs/store-and-offload-performance.md). 0 turns the cache off.
     lookup_cache_customers: int = Field(default=200_000, ge=0)
+    #: Bytes of Arrow rows the lookup cache may hold (a few customers with huge rows must not
+    #: exhaust memory); least recently used customers are evicted past it. 0: no byte bound.
+    lookup_cache_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
+    #: Largest ``attributes`` value an upsert may carry, in bytes of UTF-8 (a larger row is
+    #: refused; replies carry up to 1000 journeys under a 1 MB cap).
+    max_attributes_bytes: int = Field(default=16_384, ge=64)
 
     _split = field_validator(
         "reader_tokens", "writer_tokens", "offloader_tokens", "admin_tokens", mode="before"
@@ -97,17 +106,23 @@ class StoreServerSettings(BaseSettings):
 class StoreClientSettings(BaseModel):
     """How a process reaches the store; nest it in that process's settings."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    #: ``grpc://``/``grpc+tls://`` (Flight store server) or ``postgresql://`` (PostgreSQL).
     url: str = "grpc://127.0.0.1:8815"
+    #: The bearer token (Flight) or the login role's password (PostgreSQL).
     token: SecretStr
     timeout_s: float = Field(default=5.0, gt=0)
     tls_root_cert: Path | None = None
+    #: PostgreSQL only: read-only endpoints (hot standbys) for lookups, before the primary.
+    read_urls: list[str] = Field(default_factory=list)
 
     @field_validator("url")
     @classmethod
     def _url_scheme(cls, value: str) -> str:
-        if not value.startswith(("grpc://", "grpc+tcp://", "grpc+tls://")):
-            raise ValueError("store url must start with grpc://, grpc+tcp:// or grpc+tls://")
-        return value
+        from store.factory import check_url
+
+        return check_url(value)
 
     @field_validator("token")
     @classmethod
@@ -115,11 +130,15 @@ class StoreClientSettings(BaseModel):
         _refuse_placeholder(value)
         return value
 
-    def connect(self) -> StoreClient:
-        """A :class:`StoreClient` for these settings (the caller closes it)."""
-        from store.client import StoreClient
+    def connect(self) -> JourneyStore:
+        """A store client for these settings, backend by the URL's scheme (caller closes it)."""
+        from store.factory import open_store
 
         root = self.tls_root_cert.read_bytes() if self.tls_root_cert else None
-        return StoreClient(
-            self.url, self.token.get_secret_value(), timeout=self.timeout_s, tls_root_certs=root
+        return open_store(
+            self.url,
+            self.token.get_secret_value(),
+            timeout=self.timeout_s,
+            tls_root_certs=root,
+            read_urls=self.read_urls,
         )

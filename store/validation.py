@@ -3,7 +3,7 @@
 The server rejects a whole upsert batch at the first problem (:func:`validate_batch`); the
 loader keeps the good rows and reports each bad one (:func:`split_valid`). Both use the same
 checks, vectorised with ``pyarrow.compute`` (only the JSON check of ``attributes`` parses per
-value):
+value, with orjson):
 
 * every column of :data:`~journeys.schema.JOURNEY_SCHEMA` is present (``updated_at`` may be
   left out: the server stamps it), no unknown column, each of a compatible type;
@@ -11,7 +11,11 @@ value):
 * ids match :data:`~journeys.schema.ID_PATTERN`; ``status`` and ``channel`` are known values;
   ``step`` is not negative;
 * ``closed_at`` is set exactly when ``status`` is ``closed``;
-* ``attributes`` is a JSON object.
+* ``attributes`` is a JSON object in strict RFC 8259 syntax (parsed by orjson, the parser the
+  gateway reads replies with: ``NaN``, ``Infinity``, numbers that overflow a double such as
+  ``1e999``, trailing commas, comments and lone surrogates are refused; DuckDB's
+  ``json_valid`` accepts several of them and such a row broke every lookup of its customer)
+  and at most ``max_attributes_bytes`` of UTF-8 (default :data:`MAX_ATTRIBUTES_BYTES`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,9 +33,14 @@ from journeys.schema import (
     CONTENT_TYPE,
     ID_PATTERN,
     JOURNEY_SCHEMA,
+    PRIMARY_KEY,
     STATUSES,
 )
 
+#: Why a timestamp with nanoseconds that are not whole microseconds is refused.
+SUB_MICROSECOND: Final = (
+    "timestamp has sub-microsecond digits; the store keeps microseconds and will not truncate"
+)
 #: Columns a client may leave out of an upsert batch; the server fills them in.
 SERVER_STAMPED: Final = frozenset({"updated_at"})
 #: JOURNEY_SCHEMA's columns and types, every one nullable, no metadata: a batch before its
@@ -141,7 +150,13 @@ def conform_columns(data: pa.Table | pa.RecordBatch) -> pa.Table:
             try:
                 column = pc.cast(column, field.type, safe=True)
             except pa.ArrowInvalid:
-                # Only integers can fail here (out of int32 range): name the row.
+                if pa.types.is_timestamp(field.type):
+                    # Only a finer unit can fail here (ns → us with digits lost): name the row.
+                    nanos = pc.cast(pc.cast(column, pa.timestamp("ns", "UTC")), pa.int64())
+                    lossy = pc.not_equal(pc.remainder(nanos, 1000), 0)
+                    row = _first_row(pc.fill_null(lossy, False))
+                    raise BatchRejected(Rejection(row, field.name, SUB_MICROSECOND)) from None
+                # Otherwise only integers can fail (out of int32 range): name the row.
                 low, high = -(2**31), 2**31 - 1
                 outside = pc.or_(pc.less(column, low), pc.greater(column, high))
                 row = _first_row(pc.fill_null(outside, False))
@@ -152,27 +167,35 @@ def conform_columns(data: pa.Table | pa.RecordBatch) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=CONFORMED_SCHEMA)
 
 
-_JSON_SQL: Final = """
-    SELECT row, CASE WHEN NOT json_valid(text) THEN 'not valid JSON'
-                     ELSE 'JSON ' || lower(json_type(text)) || ' is not an object' END
-    FROM json_rows
-    WHERE text IS NOT NULL AND (NOT json_valid(text) OR json_type(text) <> 'OBJECT')
-    ORDER BY row
-"""
-#: In-memory DuckDB whose JSON functions check a whole column at C++ speed (per-value Python
-#: parsing was 3/4 of an upsert's validation time). Each call uses its own cursor.
-_JSON_ENGINE: Final = duckdb.connect(":memory:")
+#: Default cap on one ``attributes`` value (bytes of UTF-8); a reply carries up to
+#: ``JOURNEYS_RESPONDER_MAX_JOURNEYS_PER_REPLY`` of them under a 1 MB reply cap.
+MAX_ATTRIBUTES_BYTES: Final = 16_384
+_JSON_TYPES: Final[dict[type, str]] = {
+    list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+    type(None): "null",
+}  # fmt: skip
 
 
-def _json_object_failures(column: pa.ChunkedArray) -> list[tuple[int, str]]:
-    rows = pa.table({"row": pa.array(range(len(column)), pa.int64()), "text": column})
-    cursor = _JSON_ENGINE.cursor()
-    try:
-        cursor.register("json_rows", rows)
-        found = cursor.execute(_JSON_SQL).fetchall()
-    finally:
-        cursor.close()
-    return [(int(row), str(reason)) for row, reason in found]
+def _json_object_failures(column: pa.ChunkedArray, max_bytes: int) -> list[tuple[int, str]]:
+    """(row, reason) of every ``attributes`` value that is too big or not a strict JSON object."""
+    failures: list[tuple[int, str]] = []
+    sizes = pc.binary_length(column)
+    too_big = pc.fill_null(pc.greater(sizes, max_bytes), False)
+    big_rows = set(pc.indices_nonzero(too_big).to_pylist()) if pc.any(too_big).as_py() else set()
+    for row, text in enumerate(column.to_pylist()):
+        if text is None:
+            continue
+        if row in big_rows:
+            failures.append((row, f"is over {max_bytes} bytes"))
+            continue
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            failures.append((row, f"not valid JSON (strict RFC 8259): {str(exc)[:120]}"))
+            continue
+        if not isinstance(value, dict):
+            failures.append((row, f"JSON {_JSON_TYPES.get(type(value), 'value')} is not an object"))
+    return failures
 
 
 def _show(value: object) -> str:
@@ -199,7 +222,9 @@ def _rule_masks(table: pa.Table) -> Iterator[tuple[pa.ChunkedArray, str, str, bo
     yield inconsistent, "closed_at", "must be set exactly when status is 'closed'", False
 
 
-def find_rejections(table: pa.Table, *, first_only: bool = False) -> list[Rejection]:
+def find_rejections(
+    table: pa.Table, *, first_only: bool = False, max_attributes_bytes: int = MAX_ATTRIBUTES_BYTES
+) -> list[Rejection]:
     """Every bad row of a conformed table (its first problem each), in row order.
 
     ``first_only`` stops after the first rule that finds a bad row (the server's case).
@@ -217,7 +242,8 @@ def find_rejections(table: pa.Table, *, first_only: bool = False) -> list[Reject
                 rejected[row] = Rejection(row, column, detail)
         if first_only:
             return _ordered(rejected)
-    for row, reason in _json_object_failures(table.column("attributes")):
+    attributes = table.column("attributes")
+    for row, reason in _json_object_failures(attributes, max_attributes_bytes):
         if row not in rejected:
             rejected[row] = Rejection(row, "attributes", reason)
             if first_only:
@@ -229,20 +255,35 @@ def _ordered(rejected: dict[int, Rejection]) -> list[Rejection]:
     return [rejected[row] for row in sorted(rejected)]
 
 
-def validate_batch(data: pa.Table | pa.RecordBatch) -> pa.Table:
+def validate_batch(
+    data: pa.Table | pa.RecordBatch, *, max_attributes_bytes: int = MAX_ATTRIBUTES_BYTES
+) -> pa.Table:
     """The conformed batch, or :class:`BatchRejected` naming the column and row of a problem."""
     table = conform_columns(data)
-    rejections = find_rejections(table, first_only=True)
+    rejections = find_rejections(table, first_only=True, max_attributes_bytes=max_attributes_bytes)
     if rejections:
         raise BatchRejected(rejections[0])
     return table
 
 
-def split_valid(table: pa.Table) -> tuple[pa.Table, list[Rejection]]:
+def split_valid(
+    table: pa.Table, *, max_attributes_bytes: int = MAX_ATTRIBUTES_BYTES
+) -> tuple[pa.Table, list[Rejection]]:
     """The good rows of a conformed table and one :class:`Rejection` per bad row."""
-    rejections = find_rejections(table)
+    rejections = find_rejections(table, max_attributes_bytes=max_attributes_bytes)
     if not rejections:
         return table, []
     bad = pa.array([r.row for r in rejections], pa.int64())
     mask = pc.invert(pc.is_in(pa.array(range(table.num_rows), pa.int64()), bad))
     return table.filter(mask), rejections
+
+
+def last_per_key(table: pa.Table) -> pa.Table:
+    """Keep the last row of each primary key (ON CONFLICT cannot update a row twice)."""
+    keys = table.select(list(PRIMARY_KEY))
+    if keys.group_by(list(PRIMARY_KEY)).aggregate([]).num_rows == table.num_rows:
+        return table
+    numbered = keys.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
+    last = numbered.group_by(list(PRIMARY_KEY)).aggregate([("_row", "max")])
+    rows = pc.sort_indices(last.column("_row_max"))
+    return table.take(last.column("_row_max").take(rows))

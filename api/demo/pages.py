@@ -5,7 +5,10 @@ production ``/`` is a 404. The page is static HTML + vanilla JS from ``api/demo/
 (no build step, nothing from a CDN) that calls the public lookup API like any frontend would.
 ``/demo/config`` tells it which example customers to offer and, only when
 ``JOURNEYS_GATEWAY_DEMO_API_KEY`` is set (the embedded stack, never production), the key to
-pre-fill.
+pre-fill. Because that answer can hold a key, it is only given to requests whose ``Host`` header
+names this machine's loopback (``127.0.0.1``, ``localhost``, ``[::1]``, or the configured bind
+address) with no port or the configured one: a DNS-rebinding page (``evil.example`` resolving
+to 127.0.0.1) sends its own host name and gets 403.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import functools
 from pathlib import Path
 from typing import Final
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
@@ -81,6 +84,30 @@ def static_response(name: str) -> FileResponse:
     return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix], headers=_PAGE_HEADERS)
 
 
+_LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")
+
+
+def allowed_hosts(settings: GatewaySettings) -> frozenset[str] | None:
+    """``Host`` values that may read ``/demo/config``; None: any port of the loopback names."""
+    names = set(_LOOPBACK_NAMES)
+    if settings.host not in ("0.0.0.0", "::", ""):  # noqa: S104 (compared, never bound)
+        names.add(f"[{settings.host}]" if ":" in settings.host else settings.host)
+    if settings.port == 0:  # an ephemeral port is not known in advance
+        return None
+    return frozenset({*names, *(f"{name}:{settings.port}" for name in names)})
+
+
+def host_is_local(host: str, allowed: frozenset[str] | None) -> bool:
+    """Whether a ``Host`` header value names this gateway on the loopback."""
+    host = host.strip().lower()
+    if allowed is not None:
+        return host in allowed
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not name or (port and not port.isdecimal()):
+        name = host
+    return name in _LOOPBACK_NAMES
+
+
 def build_router(settings: GatewaySettings) -> APIRouter:
     """Routes of the demo page: ``/``, ``/demo/config`` and ``/static/{name}``."""
     router = APIRouter(include_in_schema=False)
@@ -95,9 +122,15 @@ def build_router(settings: GatewaySettings) -> APIRouter:
         """The demo page."""
         return static_response("demo.html")
 
+    hosts = allowed_hosts(settings)
+
     @router.get("/demo/config")
-    async def demo_config() -> DemoConfig:
+    async def demo_config(request: Request) -> DemoConfig:
         """Example customers and, in the embedded stack only, the API key to pre-fill."""
+        if not host_is_local(request.headers.get("host", ""), hosts):
+            raise HTTPException(
+                status_code=403, detail="the demo configuration is only served to localhost"
+            )
         return config
 
     @router.get("/static/{name}")

@@ -20,7 +20,7 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Readiness: Kafka producer connected, reply partition assigned, broker reachable",
+    summary="Readiness: Kafka connected, reply partition read without errors, broker answers",
     responses={
         503: {
             "model": Readiness,
@@ -30,8 +30,21 @@ async def healthz() -> Health:
     },
 )
 async def readyz(state: StateDep) -> JSONResponse:
-    """200 when lookups can be served, else 503 with the failing checks."""
+    """200 when lookups can be served, else 503 with the failing checks.
+
+    ``warnings`` lists other gateways seen on this one's reply partition (a misconfiguration
+    that does not stop lookups, so it does not fail readiness).
+    """
+    readable = state.link.replies_readable()
     connected = state.link.connected()
     reachable = connected and await state.link.ready()
-    readiness = Readiness.of(ReadinessChecks(kafka_connected=connected, kafka_reachable=reachable))
+    checks = ReadinessChecks(
+        kafka_connected=connected, replies_readable=readable, kafka_reachable=reachable
+    )
+    warnings = [
+        f"replies of another gateway (requester-id {other}) arrive on reply partition "
+        f"{state.settings.reply_partition}: two instances share it"
+        for other in state.router.foreign_requesters
+    ]
+    readiness = Readiness.of(checks, warnings)
     return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)

@@ -71,6 +71,13 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         "more than 256 lookups in flight on this gateway; retry later",
         _RETRY_AFTER,
     ),
+    500: _error(
+        "The answer exceeds the service's reply size limit (too many or too large journeys "
+        "for this customer): a data problem on the service side, not in the request. "
+        "Retrying does not help; a narrower `status` filter may fit.",
+        "the journeys of customer c-1 exceed this service's reply size limit; "
+        "a narrower status filter may fit (retrying the same request does not help)",
+    ),
     502: _error("The responder sent a reply the gateway cannot read.", "bad reply"),
     503: _error(
         "Kafka or the journey store is unavailable. Retry after `Retry-After` seconds.",

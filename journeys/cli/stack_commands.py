@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from journeys.devstack import EmbeddedStack, StackError, StackSettings
-from journeys.devstack.supervisor import Child
+from journeys.devstack import EmbeddedStack, StackError, StackSettings, make_private
+from journeys.devstack.supervisor import Supervised
 
 console = Console()
 
@@ -34,6 +34,9 @@ def up(
     kafka: Annotated[
         str | None, typer.Option(help="Use this external Kafka (bootstrap servers).")
     ] = None,
+    store: Annotated[
+        str, typer.Option(help="Local store: duckdb (store server) or postgres (data/pg).")
+    ] = "duckdb",
     store_url: Annotated[str | None, typer.Option(help="Use this external store.")] = None,
     store_token: Annotated[
         str | None,
@@ -52,14 +55,27 @@ def up(
         "external_kafka": kafka,
         "external_store_url": store_url,
         "external_store_token": store_token,
+        "store": store,
     }
-    stack = EmbeddedStack(StackSettings(**overrides))
+    if store not in ("duckdb", "postgres"):
+        console.print(f"[red]error:[/] --store must be duckdb or postgres, not {store!r}")
+        raise typer.Exit(2)
+    settings = StackSettings(**overrides)
+    # Before anything is created: tokens, the API key, the database and logs are owner-only.
+    # A PostgreSQL server started as root runs as 'postgres' and must pass through data_dir.
+    make_private(settings.data_dir, "logs", traversable=settings.store == "postgres")
+    stack = EmbeddedStack(settings)
+    _say_which_broker(stack)
     signal.signal(signal.SIGTERM, _interrupt)
     code = 0
     try:
         stack.start(on_starting=lambda name: console.print(f"[dim]starting[/] {name} …"))
         _print_ready(stack)
-        dead = stack.supervisor.watch(lambda: False, on_restart=_say_restarting)
+        dead = stack.watch(
+            lambda: False,
+            on_restart=lambda line: console.print(f"[yellow]Kafka:[/] {line}"),
+            on_crash=_say_restarting,
+        )
         if dead is not None:
             policy = stack.supervisor.policy
             console.print(
@@ -79,11 +95,29 @@ def up(
     raise typer.Exit(code)
 
 
-def _say_restarting(child: Child, code: int, backoff_s: float) -> None:
+def _say_restarting(child: Supervised, code: int, backoff_s: float) -> None:
     console.print(
         f"[yellow]{child.name} exited with code {code}; restarting in {backoff_s:.1f}s[/] "
         f"(log: {child.log_path})"
     )
+
+
+def _say_which_broker(stack: EmbeddedStack) -> None:
+    from journeys.devstack.local_broker import TANSU_WARNING
+
+    if stack.broker is None:
+        console.print(f"Kafka: external, {stack.bootstrap_servers}")
+        return
+    broker = stack.broker.broker
+    if broker.kind == "apache":
+        console.print(f"Kafka: Apache Kafka {broker.version} (KRaft, one node) on {broker.port}")
+        return
+    if stack.broker.fallback_reason is None:  # chosen with JOURNEYS_UP_BROKER=tansu
+        console.print(f"[yellow]Kafka: Tansu {broker.version} (JOURNEYS_UP_BROKER=tansu):[/]")
+    else:
+        console.print(f"[yellow]Kafka: Tansu {broker.version} — no Apache Kafka here:[/]")
+        console.print(f"[yellow]  {stack.broker.fallback_reason}[/]")
+    console.print(f"[yellow]  {TANSU_WARNING}[/]")
 
 
 def _print_ready(stack: EmbeddedStack) -> None:

@@ -17,7 +17,7 @@ from journeys.cli.errors import fail, first_settings_error
 # Store modules are imported inside the commands: every process (the gateway too) builds this
 # CLI, and the gateway's process must never load store code (a test checks sys.modules).
 if TYPE_CHECKING:
-    from store import StoreClient
+    from store import JourneyStore
 
 store_app = typer.Typer(help="The journey store server.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -39,7 +39,7 @@ def _settings_error(exc: ValidationError) -> str:
 
 
 @contextmanager
-def _client(url: str, token: str, root_cert: Path | None) -> Iterator[StoreClient]:
+def _client(url: str, token: str, root_cert: Path | None) -> Iterator[JourneyStore]:
     from store import StoreClientSettings, StoreError
 
     try:
@@ -86,6 +86,33 @@ def serve(
         run(settings)
     except OSError as exc:
         raise fail(f"cannot serve: {exc}") from None
+
+
+@store_app.command("init")
+def init(
+    url: str = typer.Option(
+        ..., "--url", envvar="JOURNEYS_STORE_URL", help="Store URL (postgresql://owner@host/db)."
+    ),
+    password: str = typer.Option(
+        "",
+        "--password",
+        envvar="JOURNEYS_STORE_PASSWORD",
+        help="Owner's password (or libpq's PGPASSWORD/PGPASSFILE).",
+        show_default=False,
+    ),
+    partitions: int = typer.Option(16, min=1, help="Hash partitions by customer_id (new table)."),
+) -> None:
+    """Create or migrate the store's schema (idempotent; forward-only migrations)."""
+    from store import StoreError, init_store
+
+    try:
+        applied = init_store(url, password, partitions=partitions)
+    except (StoreError, ValueError) as exc:
+        raise fail(f"store init failed: {exc}") from None
+    if applied:
+        out.print(f"store schema migrated to version {applied[-1]} (applied {applied})")
+    else:
+        out.print("store schema is up to date")
 
 
 def load(

@@ -8,25 +8,35 @@ once and kept in ``<data_dir>/stack.json``, next to the store's database, so a s
 ``journeys up`` keeps both the data and the credentials.
 
 Any piece can point elsewhere: ``--kafka`` uses an external Kafka instead of starting the
-embedded broker, ``--store-url`` (with ``--store-token``) an external store server.
+embedded broker, ``--store-url`` (with ``--store-token``) an external store (any backend).
+``--store postgres`` runs a private PostgreSQL cluster in ``<data_dir>/pg`` instead of the
+DuckDB store server (docs/store-backends.md); the rest of the stack is the same.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from journeys.devstack.errors import PortInUse
-from journeys.devstack.processes import journeys_command, port_open
-from journeys.devstack.supervisor import Child, Supervisor, http_ok
+from journeys.devstack.broker_restart import recreate_topics, restart_broker
+from journeys.devstack.child_process import ChildProcess
+from journeys.devstack.errors import PortInUse, StackError
+from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
+from journeys.devstack.postgres_cluster import LocalCluster
+from journeys.devstack.processes import free_port, journeys_command, port_open
+from journeys.devstack.supervisor import OnRestart, Supervised, Supervisor, http_ok, relaunch
+from journeys.devstack.tansu_recycler import DEFAULT_MAX_MESSAGES, TansuRecycler
+from journeys.kafka import KafkaSettings
+from journeys.kafka.errors import BrokerError
 
 DEMO_CUSTOMER = "cust-0000001"
 HOST = "127.0.0.1"
@@ -45,10 +55,26 @@ class StackSettings(BaseSettings):
     gateway_port: int = 8000
     demo_customers: int = Field(default=1_000, ge=1)
     partitions: int = Field(default=8, ge=1)
+    broker: BrokerKind = "auto"
     external_kafka: str | None = None
     external_store_url: str | None = None
     external_store_token: str | None = None
+    #: The store started locally: the DuckDB store server or a private PostgreSQL cluster.
+    store: Literal["duckdb", "postgres"] = "duckdb"
     ready_timeout_s: float = 90.0
+    #: Tansu fallback only: restart the broker once a partition holds this many messages
+    #: (journeys/devstack/tansu_recycler.py); 0 never restarts it.
+    tansu_restart_messages: int = Field(default=DEFAULT_MAX_MESSAGES, ge=0)
+
+
+def free_up_ports() -> dict[str, int]:
+    """A free 127.0.0.1 port for every port option of ``journeys up``, by option name.
+
+    One option per ``*_port`` field of :class:`StackSettings` (``gateway-port`` …): what the
+    tests and the soak pass to run a whole stack beside other ones.
+    """
+    fields = [name for name in StackSettings.model_fields if name.endswith("_port")]
+    return {name.replace("_", "-"): free_port() for name in fields}
 
 
 class StackSecrets(BaseModel):
@@ -109,6 +135,23 @@ class EmbeddedStack:
         self.data_dir = settings.data_dir.resolve()
         self.logs = self.data_dir / "logs"
         self.secrets = StackSecrets.load_or_create(self.data_dir / "stack.json")
+        self.broker: BrokerChoice | None = None
+        #: The processes that talk to Kafka (responder, gateway), once started.
+        self.kafka_clients: list[ChildProcess] = []
+        if settings.external_kafka is None:
+            self.broker = choose_broker(
+                settings.broker,
+                settings.broker_port,
+                data_dir=self.data_dir / "kafka",
+                log_path=self.logs / "broker.log",
+            )
+
+    @property
+    def kafka_profile(self) -> str:
+        """The client profile: ``embedded`` for Tansu, ``apache`` for any Apache Kafka."""
+        if self.broker is not None and self.broker.broker.kind == "tansu":
+            return "embedded"
+        return "apache"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -116,7 +159,21 @@ class EmbeddedStack:
 
     @property
     def store_url(self) -> str:
-        return self.settings.external_store_url or f"grpc://{HOST}:{self.settings.store_port}"
+        """The reader's store URL (what the responder uses)."""
+        return self.store_url_for("reader")
+
+    def store_url_for(self, role: str) -> str:
+        """The store URL of ``role``: the token says who for Flight, the URL's user for PG."""
+        if self.settings.external_store_url:
+            return self.settings.external_store_url
+        if self.settings.store == "postgres":
+            return self._pg_cluster().url(f"journeys_{role}")
+        return f"grpc://{HOST}:{self.settings.store_port}"
+
+    def _pg_cluster(self) -> LocalCluster:
+        return LocalCluster(
+            self.data_dir / "pg", self.settings.store_port, self.secrets.admin_token
+        )
 
     @property
     def reader_token(self) -> str:
@@ -134,7 +191,9 @@ class EmbeddedStack:
         if s.external_kafka is None:
             wanted["Kafka broker"] = s.broker_port
         if s.external_store_url is None:
-            wanted |= {"store": s.store_port, "store metrics": s.store_metrics_port}
+            wanted["store"] = s.store_port
+            if s.store == "duckdb":
+                wanted["store metrics"] = s.store_metrics_port
         for what, port in wanted.items():
             if not _port_free(port):
                 raise PortInUse(what, port)
@@ -142,52 +201,88 @@ class EmbeddedStack:
     def start(self, on_starting: Callable[[str], None] | None = None) -> None:
         """Start every piece in order and wait until a real lookup succeeds."""
         self.check_ports()
-        if self.settings.external_kafka is None:
-            self.supervisor.start(self._broker(), on_starting)
+        if self.broker is not None:
+            self.supervisor.start(self.broker.broker, on_starting)
         if self.settings.external_store_url is None:
-            self.supervisor.start(self._store(), on_starting)
+            if self.settings.store == "postgres":
+                self.supervisor.start(self._postgres(), on_starting)
+                self._init_postgres()
+            else:
+                self.supervisor.start(self._store(), on_starting)
             self._seed_if_empty(on_starting)
-        self.supervisor.start(self._responder(), on_starting)
-        self.supervisor.start(self._gateway(), on_starting)
+        self.kafka_clients = [self._responder(), self._gateway()]
+        for client in self.kafka_clients:
+            self.supervisor.start(client, on_starting)
         if on_starting is not None:
             on_starting("first lookup through Kafka")
-        end_to_end = Child("end-to-end lookup", [], self.logs / "gateway.log")
-        end_to_end.ready = http_ok(self.urls.journeys_url, {"X-API-Key": self.secrets.api_key})
-        end_to_end.ready_timeout_s = self.settings.ready_timeout_s
+        end_to_end = ChildProcess(
+            "end-to-end lookup",
+            [],
+            self.logs / "gateway.log",
+            ready=http_ok(self.urls.journeys_url, {"X-API-Key": self.secrets.api_key}),
+            ready_timeout_s=self.settings.ready_timeout_s,
+        )
         end_to_end.wait_ready()
+
+    def watch(
+        self,
+        stop_requested: Callable[[], bool],
+        on_restart: Callable[[str], None] | None = None,
+        on_crash: OnRestart | None = None,
+    ) -> Supervised | None:
+        """Block until a stop is requested (None) or a child crashed too often (returns it).
+
+        A crashed child is restarted after a backoff (the supervisor's :class:`RestartPolicy`);
+        ``on_crash`` hears about each such restart. On the Tansu fallback the broker is also
+        restarted before its retained messages slow it down (see :class:`TansuRecycler`);
+        ``on_restart`` hears about each of those.
+        """
+        recycler = self._tansu_recycler(on_restart)
+        tick = None if recycler is None else recycler.tick
+        return self.supervisor.watch(
+            stop_requested, tick=tick, on_restart=on_crash, restart=self._restart_crashed
+        )
+
+    def _restart_crashed(self, child: Supervised) -> None:
+        """Bring a crashed child back; the broker (which starts empty) with the Kafka clients
+        paused and the topics recreated before they reconnect (:mod:`broker_restart`)."""
+        if self.broker is None or child is not self.broker.broker:
+            relaunch(child)
+            return
+        kafka = self._kafka_settings()
+        try:
+            restart_broker(child, self.kafka_clients, lambda: recreate_topics(kafka))
+        except (BrokerError, KafkaError, TimeoutError, OSError) as exc:
+            raise StackError(f"cannot restart {child.name}: {exc}") from exc
+
+    def _kafka_settings(self) -> KafkaSettings:
+        """The same broker, profile and partitions the children get from _kafka_env()."""
+        return KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            profile=self.kafka_profile,
+            partitions=self.settings.partitions,
+        )
+
+    def _tansu_recycler(self, on_restart: Callable[[str], None] | None) -> TansuRecycler | None:
+        limit = self.settings.tansu_restart_messages
+        if self.broker is None or self.broker.broker.kind != "tansu" or limit == 0:
+            return None
+        return TansuRecycler(
+            self.broker.broker,
+            self._kafka_settings(),
+            max_messages=limit,
+            clients=self.kafka_clients,
+            on_restart=on_restart,
+        )
 
     def _kafka_env(self) -> dict[str, str]:
         return {
             "JOURNEYS_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "JOURNEYS_KAFKA_PROFILE": "apache" if self.settings.external_kafka else "embedded",
+            "JOURNEYS_KAFKA_PROFILE": self.kafka_profile,
             "JOURNEYS_KAFKA_PARTITIONS": str(self.settings.partitions),
         }
 
-    def _broker(self) -> Child:
-        from journeys.devstack.embedded_broker import EmbeddedBroker
-
-        port = self.settings.broker_port
-        broker = Child(
-            "kafka broker (tansu)",
-            EmbeddedBroker(port, HOST).argv(),
-            self.logs / "broker.log",
-            ready=lambda: port_open(port, HOST),
-            ready_timeout_s=self.settings.ready_timeout_s,
-        )
-        broker.after_restart = lambda: self._recreate_topics(broker)
-        return broker
-
-    def _recreate_topics(self, broker: Child) -> None:
-        """The embedded broker keeps topics in memory: after its restart, create them again."""
-        from journeys.kafka import KafkaSettings, ensure_topics
-
-        broker.wait_ready()
-        settings = KafkaSettings(
-            bootstrap_servers=self.bootstrap_servers, partitions=self.settings.partitions
-        )
-        asyncio.run(ensure_topics(settings))
-
-    def _store(self) -> Child:
+    def _store(self) -> ChildProcess:
         s, t = self.settings, self.secrets
         argv = journeys_command("store", "serve", "--db", str(self.data_dir / "journeys.duckdb"))
         argv += ["--host", HOST, "--port", str(s.store_port)]
@@ -199,7 +294,7 @@ class EmbeddedStack:
             "JOURNEYS_STORE_METRICS_PORT": str(s.store_metrics_port),
         }
         port = s.store_port
-        return Child(
+        return ChildProcess(
             "store server",
             argv,
             self.logs / "store.log",
@@ -208,10 +303,36 @@ class EmbeddedStack:
             ready_timeout_s=s.ready_timeout_s,
         )
 
-    def _seed_if_empty(self, on_starting: Callable[[str], None] | None) -> None:
-        from store import StoreClient, generate_journeys
+    def _postgres(self) -> ChildProcess:
+        cluster = self._pg_cluster()
+        cluster.ensure_initialised()
+        port = cluster.port
+        return ChildProcess(
+            "store (PostgreSQL)",
+            cluster.server_argv(),
+            self.logs / "postgres.log",
+            ready=lambda: port_open(port, HOST),
+            ready_timeout_s=self.settings.ready_timeout_s,
+        )
 
-        with StoreClient(self.store_url, self.secrets.writer_token, timeout=30.0) as client:
+    def _init_postgres(self) -> None:
+        """Schema and roles (idempotent), with the stack's tokens as the roles' passwords."""
+        from store import StoreError, init_store, set_role_passwords
+
+        t, admin_url = self.secrets, self._pg_cluster().url()
+        passwords = {"reader": t.reader_token, "writer": t.writer_token,
+                     "offloader": t.offloader_token}  # fmt: skip
+        try:
+            init_store(admin_url, t.admin_token)
+            set_role_passwords(admin_url, t.admin_token, passwords)
+        except StoreError as exc:
+            raise StackError(f"cannot initialise the PostgreSQL store: {exc}") from exc
+
+    def _seed_if_empty(self, on_starting: Callable[[str], None] | None) -> None:
+        from store import generate_journeys, open_store
+
+        url = self.store_url_for("writer")
+        with open_store(url, self.secrets.writer_token, timeout=30.0) as client:
             stats = client.stats()
             if stats.rows_open + stats.rows_closed > 0:
                 return
@@ -220,7 +341,7 @@ class EmbeddedStack:
             for batch in generate_journeys(self.settings.demo_customers, seed=42):
                 client.upsert(batch)
 
-    def _responder(self) -> Child:
+    def _responder(self) -> ChildProcess:
         s = self.settings
         env = {
             **self._kafka_env(),
@@ -231,7 +352,7 @@ class EmbeddedStack:
             "JOURNEYS_RESPONDER_GROUP_INSTANCE_ID": "responder-0",
         }
         metrics = f"http://{HOST}:{s.responder_metrics_port}/metrics"
-        return Child(
+        return ChildProcess(
             "responder",
             journeys_command("responder", "run"),
             self.logs / "responder.log",
@@ -244,11 +365,11 @@ class EmbeddedStack:
         """The /metrics the ops page reads (an external store's is not known here)."""
         s = self.settings
         urls = {"responder": f"http://{HOST}:{s.responder_metrics_port}/metrics"}
-        if s.external_store_url is None:
+        if s.external_store_url is None and s.store == "duckdb":
             urls["store"] = f"http://{HOST}:{s.store_metrics_port}/metrics"
         return urls
 
-    def _gateway(self) -> Child:
+    def _gateway(self) -> ChildProcess:
         s = self.settings
         env = {
             **self._kafka_env(),
@@ -261,7 +382,7 @@ class EmbeddedStack:
             "JOURNEYS_GATEWAY_DEMO_API_KEY": self.secrets.api_key,
             "JOURNEYS_GATEWAY_OPS_PEERS": json.dumps(self._metrics_urls()),
         }
-        return Child(
+        return ChildProcess(
             "gateway",
             journeys_command("gateway", "serve"),
             self.logs / "gateway.log",

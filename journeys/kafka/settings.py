@@ -2,11 +2,15 @@
 
 Two profiles of client tuning:
 
-``embedded``  the local Tansu broker of ``journeys up`` and the tests. Tansu answers a waiting
-              fetch only when ``fetch_max_wait_ms`` expires, so the wait is short (it sets the
-              latency floor of each hop) but not so short that idle consumers burn broker CPU.
-``apache``    Apache Kafka, which answers a waiting fetch as soon as data arrives: a long wait
-              costs no latency and saves requests.
+``embedded``  Tansu, the fallback broker of ``journeys up`` and the tests when no JDK is found.
+              Tansu answers a waiting fetch only when ``fetch_max_wait_ms`` expires, so the wait
+              is short (it sets the latency floor of each hop); its group joins take half a
+              session timeout, so the session is short; it cannot give a producer id, so the
+              producer is not idempotent. All three are workarounds for Tansu only.
+``apache``    Apache Kafka (production, and locally when a JDK is found), which answers a
+              waiting fetch as soon as data arrives: a long wait costs no latency and saves
+              requests. Producers wait for ``acks=all`` and are idempotent (one InitProducerId
+              at start; no duplicates when a send is retried).
 
 Every broker setting (bootstrap servers, SASL/SSL, topic names, partitions) comes from the
 environment with the prefix ``JOURNEYS_KAFKA_``.
@@ -32,16 +36,25 @@ FETCH_MAX_WAIT_MS: dict[str, int] = {"embedded": 5, "apache": 500}
 
 #: Consumer-group session timeout and heartbeat interval (ms) per profile. Tansu holds a
 #: JoinGroup for about half the session timeout before it completes a rebalance (measured:
-#: 10 s session -> 5 s first join, 6 s -> 3 s), so the embedded profile uses a shorter session
-#: with quicker heartbeats; Apache Kafka keeps aiokafka's defaults.
-SESSION_TIMEOUT_MS: dict[str, int] = {"embedded": 6_000, "apache": 10_000}
-HEARTBEAT_INTERVAL_MS: dict[str, int] = {"embedded": 500, "apache": 3_000}
+#: 10 s session -> 5 s first join, 6 s -> 3 s, 2 s -> 1 s). Every recycle of the Tansu
+#: fallback (journeys/devstack/tansu_recycler.py) is such a join, and lookups wait through it,
+#: so the embedded profile uses a 2 s session with quick heartbeats (one local responder, no
+#: network in between); Apache Kafka keeps aiokafka's defaults.
+#: Producer acknowledgements per profile: Apache Kafka ``all`` (what idempotence needs; on one
+#: local node it costs nothing more than ``1``), Tansu ``1``.
+PRODUCER_ACKS: dict[str, Literal["0", "1", "all"]] = {"embedded": "1", "apache": "all"}
+
+SESSION_TIMEOUT_MS: dict[str, int] = {"embedded": 2_000, "apache": 10_000}
+HEARTBEAT_INTERVAL_MS: dict[str, int] = {"embedded": 400, "apache": 3_000}
 
 
 class KafkaSettings(BaseSettings):
     """Where the brokers are, how to authenticate, and the topics this product uses."""
 
-    model_config = SettingsConfigDict(env_prefix="JOURNEYS_KAFKA_", extra="ignore")
+    # hide_input_in_errors: a refused SASL password must not be echoed into logs.
+    model_config = SettingsConfigDict(
+        env_prefix="JOURNEYS_KAFKA_", extra="ignore", hide_input_in_errors=True
+    )
 
     bootstrap_servers: str = "127.0.0.1:9092"
     profile: Profile = "embedded"
@@ -63,7 +76,7 @@ class KafkaSettings(BaseSettings):
     create_topics: bool = True
 
     producer_linger_ms: int = Field(default=0, ge=0)
-    producer_acks: Literal["0", "1", "all"] = "1"
+    producer_acks: Literal["0", "1", "all"] | None = None
     fetch_max_wait_ms: int | None = Field(default=None, ge=0)
     session_timeout_ms: int | None = Field(default=None, ge=1_000)
     heartbeat_interval_ms: int | None = Field(default=None, ge=100)
@@ -76,6 +89,14 @@ class KafkaSettings(BaseSettings):
         if value is not None and is_placeholder(value.get_secret_value()):
             raise ValueError("the SASL password is a placeholder; set the real one")
         return value
+
+    def effective_producer_acks(self) -> Literal["0", "1", "all"]:
+        """The configured producer acks, or the profile's default."""
+        return self.producer_acks or PRODUCER_ACKS[self.profile]
+
+    def idempotent_producer(self) -> bool:
+        """Apache Kafka with ``acks=all``: Tansu cannot give a producer id."""
+        return self.profile == "apache" and self.effective_producer_acks() == "all"
 
     def effective_fetch_max_wait_ms(self) -> int:
         """The configured fetch wait, or the profile's default."""

@@ -12,20 +12,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from journeys.devstack import free_up_ports
 from store import StoreClient
 from tests.support.browser import screenshot
 from tests.support.cli_process import LineReader
-from tests.support.processes import free_port, journeys_command
+from tests.support.processes import journeys_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-PORT_OPTIONS = (
-    "gateway-port",
-    "broker-port",
-    "store-port",
-    "store-metrics-port",
-    "responder-metrics-port",
-)
 
 
 @dataclass(frozen=True)
@@ -38,7 +31,7 @@ class UpStack:
 @pytest.fixture
 def journeys_up(tmp_path: Path) -> Iterator[UpStack]:
     """``journeys up`` with 200 demo customers on free ports, stopped after the test."""
-    ports = {option: free_port() for option in PORT_OPTIONS}
+    ports = free_up_ports()
     data_dir = tmp_path / "data"
     args = ["up", "--data-dir", str(data_dir), "--demo-customers", "200"]
     for option, port in ports.items():

@@ -122,7 +122,7 @@ def settle_failures_or_xfail(report: LoadReport, chaos: ChaosStack) -> None:
     summary = report.summary()
     if not report.failed:
         return
-    if "tansu" in chaos.stack.broker.process.name:
+    if chaos.stack.broker.kind == "tansu":
         pytest.xfail(
             f"{len(report.failed)} failed during the rebalance on Tansu (docs/reliability.md): "
             f"{summary['by_status']}"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from journeys.devstack import free_up_ports
 from tests.support.cli_process import LineReader
-from tests.support.processes import free_port, journeys_command, port_open
+from tests.support.processes import journeys_command, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -27,19 +29,20 @@ def _run_curl(curl_line: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(shlex.split(curl_line), capture_output=True, text=True, timeout=30)
 
 
+def assert_owner_only(data_dir: Path) -> None:
+    """Tokens, the API key, the database and the logs are readable by their owner only."""
+    for directory in (data_dir, data_dir / "logs"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    files = [path for path in data_dir.rglob("*") if path.is_file()]
+    assert {"stack.json", "journeys.duckdb", "gateway.log"} <= {path.name for path in files}
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
 def test_printed_curl_returns_journeys_and_a_restart_keeps_the_data(tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed, so the printed command cannot be run as printed")
-    ports = {
-        name: free_port()
-        for name in (
-            "gateway-port",
-            "broker-port",
-            "store-port",
-            "store-metrics-port",
-            "responder-metrics-port",
-        )
-    }
+    ports = free_up_ports()
     data_dir = tmp_path / "data"
 
     first = _up(data_dir, ports)
@@ -58,6 +61,7 @@ def test_printed_curl_returns_journeys_and_a_restart_keeps_the_data(tmp_path: Pa
     assert first.terminate() == 0, "\n".join(first.seen)
     assert not any(port_open(p) for p in ports.values()), "a process outlived `journeys up`"
     assert any("demo data" in line for line in first.seen)
+    assert_owner_only(data_dir)
 
     second = _up(data_dir, ports)
     try:

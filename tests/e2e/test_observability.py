@@ -1,6 +1,6 @@
 """Metrics, traces and logs of the real processes: gateway → Kafka → responder → store.
 
-Every process writes JSON lines to its log file (``ServerProcess.log_path``); the tests read
+Every process writes JSON lines to its log file (``ChildProcess.log_path``); the tests read
 them with polls that have a timeout, since lines reach the file from a writer thread.
 """
 

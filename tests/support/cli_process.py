@@ -50,6 +50,16 @@ class LineReader:
                 return line
         raise TimeoutError(f"no line starting {startswith!r}; output:\n" + "\n".join(self.seen))
 
+    def take_available(self) -> list[str]:
+        """Everything printed so far (moved into ``seen``), without waiting."""
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return self.seen
+            if line is not None:
+                self.seen.append(line)
+
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM the process (only the leader: it stops its own children) and wait."""
         if self.proc.poll() is None:
@@ -60,10 +70,18 @@ class LineReader:
             self._drain()
 
     def kill(self) -> None:
-        """SIGKILL the whole process group; used only when a test already failed."""
+        """Stop it after a failed test: SIGTERM, then SIGKILL its group after 60 s.
+
+        SIGTERM first: ``journeys up`` starts its children in process groups of their own, so
+        only it can stop them; a SIGKILL straight away would leave them running.
+        """
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
         self._drain()
 
     def _drain(self) -> None:

@@ -58,6 +58,7 @@ class FakeKafka:
 
     respond: Responder | None = None
     is_connected: bool = True
+    is_readable: bool = True
     send_error: Exception | None = None
     send_hangs: bool = False
     partitions: int = 8
@@ -82,7 +83,10 @@ class FakeKafka:
         self.release.set()
 
     def connected(self) -> bool:
-        return self.is_connected
+        return self.is_connected and self.replies_readable()
+
+    def replies_readable(self) -> bool:
+        return self.is_readable
 
     async def ready(self) -> bool:
         return self.is_connected

@@ -11,7 +11,7 @@ import httpx
 
 from journeys.kafka import KafkaSettings
 from tests.support.child_env import http_ok, kafka_env
-from tests.support.processes import ServerProcess, free_port, journeys_command
+from tests.support.processes import ChildProcess, free_port, journeys_command
 
 API_KEY = "integration-key-5d1e0a7b3c"
 
@@ -20,7 +20,7 @@ API_KEY = "integration-key-5d1e0a7b3c"
 class GatewayProcess:
     """A running ``journeys gateway serve`` and how to reach it."""
 
-    process: ServerProcess
+    process: ChildProcess
     url: str
     reply_partition: int
 
@@ -52,13 +52,13 @@ def start_gateway(
         }
     )
     probe = f"{url}/readyz" if wait_ready else f"{url}/healthz"
-    process = ServerProcess(
+    process = ChildProcess(
         name,
         journeys_command("gateway", "serve"),
-        log_dir,
+        log_dir / f"{name}.log",
         env=env,
         ready=lambda: http_ok(probe),
-        ready_timeout=60.0,
+        ready_timeout_s=180.0,
     )
     process.start()
     return GatewayProcess(process, url, reply_partition)

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA
 from store import StoreClient
-from tests.support.processes import ServerProcess
+from tests.support.processes import ChildProcess
 from tests.support.store_fixtures import running_store
 
 
@@ -25,7 +25,7 @@ class PrivateStore:
 
     url: str
     tokens: dict[str, str]
-    process: ServerProcess
+    process: ChildProcess
 
     def client(self, role: str) -> StoreClient:
         """A client with ``role``'s token (the caller closes it)."""

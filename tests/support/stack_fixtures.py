@@ -1,7 +1,7 @@
 """Fixtures: the request path as real, separate processes for end-to-end tests.
 
 ``process_stack``  function-scoped builder: a store server, responders and gateways started
-                   as ``journeys …`` subprocesses against the session's Tansu broker, with
+                   as ``journeys …`` subprocesses against the session's broker, with
                    topics unique to the test; everything it started is stopped afterwards.
 ``shared_stack``   one store + responder + gateway for a test module, seeded with demo data,
                    for tests that only send requests.
@@ -22,7 +22,7 @@ from store import StoreClient
 from store.demo_data import generate_journeys
 from tests.support.child_env import http_ok
 from tests.support.kafka_fixtures import KafkaBroker
-from tests.support.processes import ServerProcess, free_port, journeys_command, port_open
+from tests.support.processes import ChildProcess, free_port, journeys_command, port_open
 
 PARTITIONS = 4
 
@@ -30,7 +30,7 @@ PARTITIONS = 4
 @dataclass
 class Gateway:
     url: str
-    process: ServerProcess
+    process: ChildProcess
 
     @property
     def metrics_url(self) -> str:
@@ -40,7 +40,7 @@ class Gateway:
 @dataclass
 class Responder:
     metrics_url: str
-    process: ServerProcess
+    process: ChildProcess
 
 
 @dataclass
@@ -58,7 +58,7 @@ class ProcessStack:
     )
     store_port: int = field(default_factory=free_port)
     store_metrics_port: int = field(default_factory=free_port)
-    processes: list[ServerProcess] = field(default_factory=list)
+    processes: list[ChildProcess] = field(default_factory=list)
 
     @property
     def store_url(self) -> str:
@@ -83,18 +83,18 @@ class ProcessStack:
     def kafka_env(self) -> dict[str, str]:
         return {
             "JOURNEYS_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-            "JOURNEYS_KAFKA_PROFILE": "embedded",
+            "JOURNEYS_KAFKA_PROFILE": self.broker.profile,
             "JOURNEYS_KAFKA_REQUESTS_TOPIC": self.requests_topic,
             "JOURNEYS_KAFKA_REPLIES_TOPIC": self.replies_topic,
             "JOURNEYS_KAFKA_DLQ_TOPIC": self.dlq_topic,
             "JOURNEYS_KAFKA_PARTITIONS": str(PARTITIONS),
         }
 
-    def _start(self, process: ServerProcess) -> ServerProcess:
+    def _start(self, process: ChildProcess) -> ChildProcess:
         self.processes.append(process)
         return process.start()
 
-    def start_store(self) -> ServerProcess:
+    def start_store(self) -> ChildProcess:
         """The store server on its (fixed for this stack) port, so it can be restarted."""
         argv = journeys_command(
             "store", "serve", "--db", str(self.work_dir / "store.duckdb"),
@@ -104,13 +104,13 @@ class ProcessStack:
         env["JOURNEYS_STORE_METRICS_PORT"] = str(self.store_metrics_port)
         port = self.store_port
         return self._start(
-            ServerProcess(
+            ChildProcess(
                 "store",
                 argv,
-                self.work_dir,
+                self.work_dir / "store.log",
                 env=env,
                 ready=lambda: port_open(port),
-                ready_timeout=90,  # a loaded 2-core CI machine can take 30 s to import it
+                ready_timeout_s=90,  # a loaded 2-core CI machine can take 30 s to import it
             )
         )
 
@@ -139,13 +139,13 @@ class ProcessStack:
             **env,
         }
         metrics = f"http://127.0.0.1:{port}/metrics"
-        process = ServerProcess(
+        process = ChildProcess(
             name,
             journeys_command("responder", "run"),
-            self.work_dir,
+            self.work_dir / f"{name}.log",
             env=environment,
             ready=lambda: http_ok(metrics),
-            ready_timeout=60,
+            ready_timeout_s=180,
         )
         return Responder(metrics, self._start(process))
 
@@ -166,13 +166,13 @@ class ProcessStack:
             **env,
         }
         url = f"http://127.0.0.1:{port}"
-        process = ServerProcess(
+        process = ChildProcess(
             name,
             journeys_command("gateway", "serve"),
-            self.work_dir,
+            self.work_dir / f"{name}.log",
             env=environment,
             ready=lambda: http_ok(f"{url}/readyz"),
-            ready_timeout=60,
+            ready_timeout_s=180,
         )
         return Gateway(url, self._start(process))
 

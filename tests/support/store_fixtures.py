@@ -4,6 +4,10 @@
 fresh token per role; tests isolate themselves by unique customer ids (:func:`unique_prefix`).
 ``store_server_factory`` starts private servers for tests that kill or restart them, or need
 TLS. Every server is stopped by the fixture that started it, even when a test fails.
+
+``any_store`` / ``any_store_factory`` are parametrized over the backends (``[duckdb]``: the
+store server above; ``[postgres]``: a private PostgreSQL cluster, tests.support.postgres_fixtures),
+so one behaviour suite runs on both.
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ import pytest
 
 from store import StoreClient, StoreError
 from store.protocol import Role
-from tests.support.processes import ServerProcess, free_port, journeys_command
+from tests.support.postgres_fixtures import (
+    PostgresStoreServer,
+    postgres_cluster,
+    postgres_store,
+    postgres_store_factory,
+    postgres_tokens,
+)
+from tests.support.processes import ChildProcess, free_port, journeys_command
 
 ROLES = tuple(role.value for role in Role)
 
@@ -54,13 +65,17 @@ class StoreServer:
     url: str
     tokens: dict[str, str]
     db_path: Path
-    process: ServerProcess
+    process: ChildProcess
     tls_root_cert: bytes | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def client(self, role: str, **kwargs: float) -> StoreClient:
         """A client with ``role``'s token (close it, or use it as a context manager)."""
         return StoreClient(self.url, self.tokens[role], tls_root_certs=self.tls_root_cert, **kwargs)
+
+    def url_for(self, role: str) -> str:
+        """The store URL for ``role`` (the same for every role: the token says who)."""
+        return self.url
 
 
 def _healthy(url: str, token: str, root: bytes | None) -> bool:
@@ -100,8 +115,12 @@ def running_store(
     argv = journeys_command(
         "store", "serve", "--db", str(db_path), "--host", "127.0.0.1", "--port", str(port)
     )
-    process = ServerProcess(
-        name, argv, directory, env=env, ready=lambda: _healthy(url, tokens["admin"], root)
+    process = ChildProcess(
+        name,
+        argv,
+        directory / f"{name}.log",
+        env=env,
+        ready=lambda: _healthy(url, tokens["admin"], root),
     )
     with process:
         yield StoreServer(url, tokens, db_path, process, root, env)
@@ -124,3 +143,41 @@ def store_server_factory(
         return running_store(tmp_path, **kwargs)  # type: ignore[arg-type]
 
     return start
+
+
+#: The store backends the behaviour suite runs on (test ids ``[duckdb]`` and ``[postgres]``).
+BACKENDS = ("duckdb", "postgres")
+AnyStore = StoreServer | PostgresStoreServer
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def any_store(backend: str, request: pytest.FixtureRequest) -> AnyStore:
+    """The session store of ``backend`` (isolate by unique customer ids)."""
+    name = "store_server" if backend == "duckdb" else "postgres_store"
+    store: AnyStore = request.getfixturevalue(name)
+    return store
+
+
+@pytest.fixture
+def any_store_factory(
+    backend: str, request: pytest.FixtureRequest
+) -> Callable[..., AbstractContextManager[AnyStore]]:
+    """Private stores of ``backend`` (``with factory(name=..., durable=True) as store``)."""
+    name = "store_server_factory" if backend == "duckdb" else "postgres_store_factory"
+    factory: Callable[..., AbstractContextManager[AnyStore]] = request.getfixturevalue(name)
+    return factory
+
+
+__all__ = [
+    "postgres_cluster",
+    "postgres_store",
+    "postgres_store_factory",
+    "postgres_tokens",
+]

@@ -90,6 +90,7 @@ class EchoResponder:
                 (Header.CORRELATION_ID, correlation_id),
                 (Header.TRACEPARENT, headers[Header.TRACEPARENT]),
                 (Header.CONTRACT_VERSION, b"1"),
+                *[(name, headers[name]) for name in (Header.REQUESTER_ID,) if name in headers],
             ],
         )
 

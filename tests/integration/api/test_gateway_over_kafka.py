@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from journeys.devstack import EmbeddedBroker, metadata_probe
+from journeys.devstack import choose_broker
 from journeys.kafka import KafkaSettings, create_producer
 from tests.integration.api.echo_responder import EchoResponder
 from tests.support.gateway_process import API_KEY, GatewayProcess, GatewayStarter
+from tests.support.kafka_fixtures import KafkaBroker
 from tests.support.metrics_scrape import parse
-from tests.support.processes import ServerProcess, free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -202,21 +203,18 @@ async def test_lookup_cli_prints_the_journeys_from_a_real_gateway(
 async def test_kafka_going_away_after_start_is_503_at_the_deadline_not_a_hang(
     gateways: GatewayStarter,
     gateway_kafka: KafkaSettings,
+    kafka_broker: KafkaBroker,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    port = free_port()
-    broker = ServerProcess(
-        "tansu-doomed",
-        EmbeddedBroker(port).argv(),
-        tmp_path_factory.mktemp("doomed-kafka"),
-        ready=lambda: metadata_probe("127.0.0.1", port, timeout=0.5),
-    )
+    # A second broker of the session's kind, to be killed under the gateway.
+    log_path = tmp_path_factory.mktemp("doomed-kafka") / "broker.log"
+    broker = choose_broker(kafka_broker.kind, log_path=log_path).broker  # type: ignore[arg-type]
     with broker:
-        doomed = gateway_kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{port}"})
+        doomed = gateway_kafka.model_copy(update={"bootstrap_servers": broker.bootstrap_servers})
         gateway = await asyncio.to_thread(
             gateways, "gateway-doomed", doomed, reply_partition=2, request_timeout_ms=1_000
         )
-        broker.kill()
+        broker.stop(timeout=0)  # SIGTERM then SIGKILL without a grace period: a crash
 
         async with gateway.client(timeout=30.0) as http:
             lookup = await http.get("/v1/customers/cust-1/journeys")

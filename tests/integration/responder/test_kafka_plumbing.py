@@ -1,4 +1,4 @@
-"""Topic admin and the embedded broker, against the real Tansu binary."""
+"""Topic admin, client factories and the local brokers, against the session's real broker."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from journeys.devstack import EmbeddedBroker, metadata_probe
+from journeys.devstack import TansuBroker, choose_broker, metadata_probe
 from journeys.kafka import (
     BrokerStartError,
     TopicSetupError,
@@ -77,8 +77,8 @@ async def test_factory_clients_produce_with_headers_to_a_chosen_partition(
     assert (message.key, message.value, tuple(message.headers)) == (b"k", b"v", (("h", b"x"),))
 
 
-def test_embedded_broker_starts_answers_metadata_and_stops() -> None:
-    broker = EmbeddedBroker()
+def test_the_tansu_fallback_starts_answers_metadata_and_stops() -> None:
+    broker = TansuBroker()
     with broker:
         assert broker.running()
         assert metadata_probe(broker.host, broker.port)
@@ -86,13 +86,14 @@ def test_embedded_broker_starts_answers_metadata_and_stops() -> None:
     assert not metadata_probe(broker.host, broker.port)
 
 
-def test_embedded_broker_on_a_busy_port_fails_with_a_clear_error(
-    kafka_broker: KafkaBroker,
+@pytest.mark.parametrize("kind", ["apache", "tansu"])
+def test_a_local_broker_on_a_busy_port_fails_with_a_clear_error(
+    kafka_broker: KafkaBroker, kind: str
 ) -> None:
-    with (
-        pytest.raises(BrokerStartError, match="already in use"),
-        EmbeddedBroker(kafka_broker.port, ready_timeout=10),
-    ):
+    if kind == "apache" and kafka_broker.kind != "apache":
+        pytest.skip("no JDK or Apache Kafka jars here (the session runs Tansu)")
+    broker = choose_broker(kind, kafka_broker.port).broker  # type: ignore[arg-type]
+    with pytest.raises(BrokerStartError, match="already in use"), broker:
         pass
 
 

@@ -15,7 +15,7 @@ from tests.support.child_env import http_ok, kafka_env
 from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.kafka_fixtures import KafkaSettingsFactory, group_members
 from tests.support.metrics_scrape import scrape
-from tests.support.processes import ServerProcess, free_port, journeys_command, wait_until
+from tests.support.processes import ChildProcess, free_port, journeys_command, wait_until
 from tests.support.responder_builders import (
     ReplyReader,
     request_headers,
@@ -37,9 +37,9 @@ class ResponderProcesses:
         self.group_id = f"test-group-{uuid.uuid4().hex[:8]}"
         self.store_server = store_server
         self.log_dir = log_dir
-        self.started: list[tuple[ServerProcess, str]] = []
+        self.started: list[tuple[ChildProcess, str]] = []
 
-    def start(self, name: str) -> tuple[ServerProcess, str]:
+    def start(self, name: str) -> tuple[ChildProcess, str]:
         port = free_port()
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         env = {
@@ -49,13 +49,13 @@ class ResponderProcesses:
             "JOURNEYS_RESPONDER_GROUP_ID": self.group_id,
             "JOURNEYS_RESPONDER_METRICS_PORT": str(port),
         }
-        process = ServerProcess(
+        process = ChildProcess(
             name,
             journeys_command("responder", "run"),
-            self.log_dir,
+            self.log_dir / f"{name}.log",
             env=env,
             ready=lambda: http_ok(metrics_url),
-            ready_timeout=60,
+            ready_timeout_s=180,
         )
         self.started.append((process, metrics_url))
         process.start()

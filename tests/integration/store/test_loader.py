@@ -1,4 +1,5 @@
-"""``journeys load`` against the real store: good rows loaded, every bad row in the rejects file."""
+"""``journeys load`` against the real store (both backends): good rows loaded, every bad row
+in the rejects file."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.processes import free_port, journeys_command
-from tests.support.store_fixtures import StoreServer, unique_prefix
+from tests.support.store_fixtures import AnyStore, unique_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +34,9 @@ def _as_text(row: dict[str, Any]) -> dict[str, str]:
     return text
 
 
-def _run_load(server: StoreServer, *args: str) -> subprocess.CompletedProcess[str]:
+def _run_load(server: AnyStore, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        journeys_command("load", *args, "--store-url", server.url),
+        journeys_command("load", *args, "--store-url", server.url_for("writer")),
         env={"JOURNEYS_STORE_TOKEN": server.tokens["writer"], "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -48,7 +49,7 @@ def _rejects(path: Path) -> list[dict[str, Any]]:
 
 
 def test_loader_rejects_file_holds_exactly_the_bad_rows(
-    store_server: StoreServer, tmp_path: Path
+    any_store: AnyStore, tmp_path: Path
 ) -> None:
     prefix = unique_prefix()
     rows = [_as_text(journey_row(f"{prefix}-{i}", "j-1")) for i in range(6)]
@@ -61,7 +62,7 @@ def test_loader_rejects_file_holds_exactly_the_bad_rows(
         writer.writeheader()
         writer.writerows(rows)
 
-    result = _run_load(store_server, str(source))
+    result = _run_load(any_store, str(source))
 
     assert result.returncode == 1, result.stderr
     assert "loaded 3 rows, rejected 3 rows" in result.stdout
@@ -72,13 +73,13 @@ def test_loader_rejects_file_holds_exactly_the_bad_rows(
     assert [r["record"]["customer_id"] for r in rejects] == [
         f"{prefix}-1", "bad id with spaces", f"{prefix}-4"
     ]  # fmt: skip
-    with store_server.client("reader") as reader:
+    with any_store.client("reader") as reader:
         loaded = reader.lookup([f"{prefix}-{i}" for i in range(6)])
     assert sorted(loaded["customer_id"].to_pylist()) == [f"{prefix}-{i}" for i in (0, 2, 5)]
 
 
 def test_loader_reads_json_lines_and_parquet_and_allows_rejects_when_asked(
-    store_server: StoreServer, tmp_path: Path
+    any_store: AnyStore, tmp_path: Path
 ) -> None:
     prefix = unique_prefix()
     good = journey_row(f"{prefix}-a", "j-1", attributes='{"tier": "gold"}')
@@ -90,30 +91,34 @@ def test_loader_reads_json_lines_and_parquet_and_allows_rejects_when_asked(
     rejects = tmp_path / "all-rejects.jsonl"
 
     result = _run_load(
-        store_server, str(jsonl), str(parquet), "--rejects", str(rejects), "--allow-rejects"
+        any_store, str(jsonl), str(parquet), "--rejects", str(rejects), "--allow-rejects"
     )
 
     assert result.returncode == 0, result.stderr
     assert "loaded 2 rows, rejected 2 rows" in result.stdout
     assert [(r["file"], r["row"]) for r in _rejects(rejects)] == [(str(jsonl), 2), (str(jsonl), 3)]
-    with store_server.client("reader") as reader:
+    with any_store.client("reader") as reader:
         assert reader.lookup([f"{prefix}-a", f"{prefix}-b"]).num_rows == 2
 
 
 def test_loader_missing_file_prints_one_line_without_traceback(
-    store_server: StoreServer, tmp_path: Path
+    any_store: AnyStore, tmp_path: Path
 ) -> None:
-    result = _run_load(store_server, str(tmp_path / "nope.csv"))
+    result = _run_load(any_store, str(tmp_path / "nope.csv"))
     assert result.returncode != 0
     assert "file not found" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_loader_unreachable_store_prints_one_line_without_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scheme", ["grpc://", "postgresql://journeys_writer@"])
+def test_loader_unreachable_store_prints_one_line_without_traceback(
+    tmp_path: Path, scheme: str
+) -> None:
     source = tmp_path / "one.csv"
     source.write_text("customer_id\nc1\n")
+    url = f"{scheme}127.0.0.1:{free_port()}" + ("/journeys" if "postgres" in scheme else "")
     result = subprocess.run(
-        journeys_command("load", str(source), "--store-url", f"grpc://127.0.0.1:{free_port()}"),
+        journeys_command("load", str(source), "--store-url", url),
         env={"JOURNEYS_STORE_TOKEN": "a-real-looking-token-123456", "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -23,7 +23,9 @@ async def start_gateway() -> AsyncIterator[Callable[..., Any]]:
             kafka = kafka if kafka is not None else FakeKafka(respond=answer_with_journeys)
             app = create_app(gateway_settings(**overrides), link_factory=kafka.bind)
             await stack.enter_async_context(app.router.lifespan_context(app))
-            http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+            http = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+            )
             await stack.enter_async_context(http)
             return Gateway(app, kafka, http)
 

@@ -48,7 +48,9 @@ async def test_request_is_produced_with_customer_key_contract_value_and_headers(
         Header.DEADLINE,
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
+        Header.REQUESTER_ID,
     }
+    assert sent.headers[Header.REQUESTER_ID] == gateway.state.router.instance_id
     assert uuid.UUID(hex=sent.correlation_id).version == 4
     assert len(sent.correlation_id) == 32
     assert sent.headers[Header.REPLY_PARTITION] == "3"
@@ -119,6 +121,12 @@ def _answering(value: bytes) -> Callable[[SentRequest], bytes]:
             "the journey store is unavailable; retry later",
         ),
         (reply_value("expired"), 504, "the request expired before it was looked up"),
+        (
+            reply_value("too_large", error="the reply would be 2000000 bytes, over 1000000"),
+            500,
+            "the journeys of customer cust-1 exceed this service's reply size limit; "
+            "a narrower status filter may fit (retrying the same request does not help)",
+        ),
         (b"{not json", 502, "the responder sent a reply this gateway cannot read"),
         (reply_value("weird"), 502, "the responder sent a reply this gateway cannot read"),
         (reply_value("ok", journeys=[{"journey_id": "x"}]), 502, None),

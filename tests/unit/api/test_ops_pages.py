@@ -99,6 +99,23 @@ async def test_the_demo_key_is_offered_only_when_configured(start_gateway: Start
     assert embedded_config["examples"][0]["customer_id"] == "cust-0000001"
 
 
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8000", "127.0.0.1.evil.example:8000", "localhost:9999"]
+)
+async def test_the_demo_config_is_refused_to_a_foreign_host_header(
+    start_gateway: Start, host: str
+) -> None:
+    """A DNS-rebinding page reaches 127.0.0.1 but sends its own name: it gets no key."""
+    gateway: Gateway = await start_gateway(demo_pages=True, demo_api_key=API_KEY)
+
+    refused = await gateway.http.get("/demo/config", headers={"Host": host})
+    local = await gateway.http.get("/demo/config", headers={"Host": "localhost:8000"})
+
+    assert refused.status_code == 403
+    assert API_KEY not in refused.text
+    assert local.json()["api_key"] == API_KEY
+
+
 def test_a_demo_key_must_be_one_of_the_api_keys() -> None:
     with pytest.raises(ValidationError, match="demo_api_key must be one of api_keys"):
         gateway_settings(demo_api_key="another-key-entirely-1234")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from api.reply_router import ReplyRouter, correlation_id_of
+import pytest
+
+from api.reply_router import RepliesLost, ReplyRouter, correlation_id_of
 
 
 def counting_router(capacity: int = 100) -> tuple[ReplyRouter, list[str]]:
@@ -77,3 +79,32 @@ def test_correlation_id_is_read_from_the_record_headers() -> None:
     assert correlation_id_of([("correlation-id", b"\xff\xfe")]) is None
     assert correlation_id_of(None) is None
     assert correlation_id_of([("correlation-id", b"")]) is None
+
+
+async def test_a_reply_naming_another_gateway_is_foreign_and_remembered_once() -> None:
+    outcomes: list[str] = []
+    router = ReplyRouter(on_reply=outcomes.append, instance_id="me")
+    future = router.expect("c1")
+
+    assert router.deliver("c-other", b"x", "other-gateway") == "foreign"
+    assert router.deliver("c-other-2", b"x", "other-gateway") == "foreign"
+    assert router.deliver("c1", b"mine", "me") == "matched"
+    assert await asyncio.wait_for(future, 1) == b"mine"
+    assert router.foreign_requesters == ["other-gateway"]
+    assert outcomes == ["foreign", "foreign", "matched"]
+
+
+async def test_a_lost_reply_log_fails_only_the_waiting_requests_with_replies_lost() -> None:
+    router = ReplyRouter()
+    waiting = router.expect("a")
+    answered = router.expect("b")
+    router.deliver("b", b"reply")
+
+    assert router.replies_lost() == 1
+
+    with pytest.raises(RepliesLost):
+        await waiting
+    assert await answered == b"reply"
+    again = router.expect("a")  # the requester sends it again under the same id
+    assert router.deliver("a", b"second") == "matched"
+    assert await again == b"second"

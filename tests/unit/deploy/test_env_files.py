@@ -167,3 +167,21 @@ def test_env_files_are_plain_key_value_lines() -> None:
             assert " " not in key, where
             assert not value.startswith(("'", '"')), where
             assert " #" not in value, where
+
+
+@pytest.mark.parametrize("name", ["gateway.env", "responder.env"])
+def test_the_documented_kafka_profile_defaults_are_the_codes(name: str) -> None:
+    """The fetch-wait and session-timeout defaults quoted in the comments are the code's values."""
+    from journeys.kafka.settings import FETCH_MAX_WAIT_MS as WAIT
+    from journeys.kafka.settings import HEARTBEAT_INTERVAL_MS as BEAT
+    from journeys.kafka.settings import SESSION_TIMEOUT_MS as SESSION
+
+    text = " ".join((DEPLOY / "env" / name).read_text().replace("#", " ").split())
+    assert (
+        f"(default: {WAIT['apache']} for the apache profile, {WAIT['embedded']} for embedded)"
+        in text
+    )
+    assert (
+        f"(defaults: {SESSION['apache']}/{BEAT['apache']} for apache, "
+        f"{SESSION['embedded']}/{BEAT['embedded']} for embedded)"
+    ) in text

@@ -6,13 +6,14 @@ import sys
 import time
 from pathlib import Path
 
-from journeys.devstack.supervisor import Child, RestartPolicy, Supervisor
+from journeys.devstack.child_process import ChildProcess
+from journeys.devstack.supervisor import RestartPolicy, Supervisor
 
 FAST = RestartPolicy(max_crashes=3, window_s=60.0, backoff_s=(0.0,))
 
 
-def child(tmp_path: Path, code: str, name: str = "child") -> Child:
-    return Child(name, [sys.executable, "-c", code], tmp_path / f"{name}.log")
+def child(tmp_path: Path, code: str, name: str = "child") -> ChildProcess:
+    return ChildProcess(name, [sys.executable, "-c", code], tmp_path / f"{name}.log")
 
 
 def test_a_crashed_child_is_restarted_and_the_restart_is_reported(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ class FakeStore:
         if self.failures:
             raise self.failures.pop(0)
         mask = pc.is_in(self.table["customer_id"], pa.array(list(customer_ids)))
+        if status != "all":
+            mask = pc.and_(mask, pc.equal(self.table["status"], status))
         return self.table.filter(mask)
 
 
@@ -58,17 +60,18 @@ def by_correlation(messages: list[Outbound]) -> dict[str, Outbound]:
     return {dict(m.headers)[Header.CORRELATION_ID].decode(): m for m in messages}
 
 
-async def test_one_store_call_per_batch_for_the_distinct_customers() -> None:
+async def test_one_store_call_per_status_filter_for_the_distinct_customers() -> None:
     store = FakeStore(STORE_TABLE)
     records = [
         request_record("alice", correlation_id="1"),
         request_record("bob", correlation_id="2"),
+        request_record("alice", correlation_id="4"),
         request_record("alice", "all", correlation_id="3"),
     ]
     result = await handler(store).handle(records)
-    assert store.calls == [(["alice", "bob"], "all")]
-    assert result.customers_looked_up == 2
-    assert result.consumed == 3
+    assert store.calls == [(["alice", "bob"], "open"), (["alice"], "all")]
+    assert result.customers_looked_up == 3
+    assert result.consumed == 4
 
 
 async def test_replies_apply_each_requests_status_filter_and_priority_order() -> None:
@@ -100,7 +103,7 @@ async def test_expired_requests_are_counted_answered_expired_and_not_looked_up()
         request_record("bob", correlation_id="fresh"),
     ]
     result = await handler(store).handle(records)
-    assert store.calls == [(["bob"], "all")]
+    assert store.calls == [(["bob"], "open")]
     assert result.expired == 1
     late = decode_reply(by_correlation(result.replies)["late"].value or b"")
     assert late.status is ReplyStatus.EXPIRED

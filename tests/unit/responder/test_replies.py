@@ -10,8 +10,9 @@ from journeys.contract import (
     StatusFilter,
     decode_reply,
 )
+from responder.dead_letters import dead_letter
 from responder.inbound import Routing
-from responder.replies import JourneyIndex, dead_letter, encode_reply, reply
+from responder.replies import JourneyIndex, encode_reply, reply
 from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.responder_builders import record
 
@@ -76,7 +77,7 @@ def test_reply_goes_to_the_named_partition_with_correlation_trace_and_version() 
 
 def test_dead_letter_keeps_the_original_message_and_adds_a_reason() -> None:
     original = record(b"garbage", [("correlation-id", b"x")], key=b"k")
-    message = dead_letter("dlq", original, "value is not JSON")
+    message = dead_letter("dlq", original, "value is not JSON", max_bytes=65_536)
     assert (message.topic, message.partition, message.key, message.value) == (
         "dlq",
         None,

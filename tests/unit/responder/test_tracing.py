@@ -4,8 +4,9 @@ the request's correlation id and trace id."""
 from __future__ import annotations
 
 from journeys.contract import ReplyStatus
+from responder.dead_letters import dead_letter
 from responder.inbound import Routing
-from responder.replies import dead_letter, reply
+from responder.replies import reply
 from responder.tracing import MAX_LINKS, batch_span, log_answers
 from tests.support.log_fixtures import JsonLogs
 from tests.support.responder_builders import record, request_headers, request_value
@@ -38,7 +39,7 @@ def test_each_reply_is_logged_with_the_requests_ids_and_the_batch_ids(
     replies = [
         reply("replies", traced, ReplyStatus.OK, "c1"),
         reply("replies", untraced, ReplyStatus.NOT_FOUND, "c2"),
-        dead_letter("dlq", bad, "not JSON"),  # not a reply: no line
+        dead_letter("dlq", bad, "not JSON", max_bytes=65_536),  # not a reply: no line
     ]
 
     with batch_span([], "journey.requests") as span:

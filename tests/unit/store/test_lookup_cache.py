@@ -93,6 +93,21 @@ def test_the_least_recently_used_customer_is_evicted_at_the_bound(table: FakeTab
     assert table.fetched == [["c-2"]]
 
 
+def test_the_cache_is_bounded_by_bytes_and_never_holds_a_huge_customer(table: FakeTable) -> None:
+    table.put("huge", 200, attributes='{"blob": "' + "x" * 1_000 + '"}')
+    one = table.fetch(["c-1"], "all").nbytes
+    cache = LookupCache(100, max_bytes=one * 40)
+    assert cache.lookup(["huge"], "all", table.fetch).num_rows == 200
+    assert cache.stats().customers == 0  # larger than an eighth of the bound: not stored
+    for i in range(10):
+        cache.lookup([f"c-{i}"], "all", table.fetch)
+    stats = cache.stats()
+    assert 0 < stats.bytes <= one * 40
+    with cache.writing(None):
+        pass
+    assert cache.stats().bytes == 0
+
+
 def test_a_customer_without_rows_is_cached_as_empty(table: FakeTable) -> None:
     cache = LookupCache(10)
     assert cache.lookup(["nobody"], "all", table.fetch).num_rows == 0

@@ -61,7 +61,7 @@ REJECTIONS: list[tuple[Callable[[pa.Table], pa.Table], str]] = [
     (lambda t: _replace(t, "attributes", ["{}", "{", "{}"], pa.string()),
      "column 'attributes', row 1: not valid JSON"),
     (lambda t: _replace(t, "attributes", ["{}", "{}", '"text"'], pa.string()),
-     "column 'attributes', row 2: JSON varchar is not an object"),
+     "column 'attributes', row 2: JSON string is not an object"),
     (lambda t: _replace(t, "valid_from", [1, 2, 3], pa.timestamp("us")),
      "column 'valid_from': type"),
 ]  # fmt: skip
@@ -88,3 +88,26 @@ def test_split_valid_keeps_good_rows_and_reports_each_bad_row_once() -> None:
     good, rejections = split_valid(conform_columns(table))
     assert good["customer_id"].to_pylist() == ["c-0", "c-2"]
     assert [(r.row, r.column) for r in rejections] == [(1, "status"), (3, "status"), (4, "channel")]
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    ['{"score": NaN}', '{"score": Infinity}', '{"score": -Infinity}', '{"score": 1e999}',
+     '{"tags": ["a",]}', '{"a": 1,}', '{"a": 1} // comment', "{'a': 1}"],
+)  # fmt: skip
+def test_nan_in_attributes_is_rejected_at_upsert(attributes: str) -> None:
+    """Python's json.dumps writes NaN by default; DuckDB's json_valid accepts it, the gateway's
+    strict parser does not, so such a row would break every lookup of its customer."""
+    table = _replace(_table(), "attributes", ["{}", attributes, "{}"], pa.string())
+    with pytest.raises(BatchRejected, match=r"column 'attributes', row 1: not valid JSON"):
+        validate_batch(table)
+
+
+def test_attributes_over_the_size_cap_are_rejected_per_row() -> None:
+    big = '{"blob": "' + "x" * 200 + '"}'
+    table = _replace(_table(), "attributes", ["{}", big, "{}"], pa.string())
+    good, rejections = split_valid(conform_columns(table), max_attributes_bytes=100)
+    assert good.num_rows == 2
+    assert [(r.row, r.reason) for r in rejections] == [(1, "is over 100 bytes")]
+    with pytest.raises(BatchRejected, match="is over 100 bytes"):
+        validate_batch(table, max_attributes_bytes=100)

@@ -1,0 +1,164 @@
+"""Reads this gateway's one partition of the replies topic into its :class:`ReplyRouter`.
+
+The partition is *assigned*, not group-managed: no rebalance can move it and no other instance
+reads it. At start the consumer seeks to the end (earlier replies belong to a previous life of
+this instance) and resolves the position before the gateway reports ready, so no reply to a
+request sent after start-up can be skipped.
+
+Failures are visible, never silent:
+
+- a Kafka error on a read is retried (the fetcher reconnects by itself), but once reads have
+  failed for ``unhealthy_after_s`` the reader is not :attr:`~ReplyReader.readable` (``/readyz``
+  answers 503 and lookups get 503 at once instead of 504 at their deadline);
+- once they have failed for ``give_up_after_s`` the reader stops with
+  :class:`ReplyReaderFailed`; the reader also stops if anything else goes wrong in it.
+  :class:`api.kafka_link.KafkaLink` awaits :meth:`~ReplyReader.stopped` and reconnects with a
+  bounded backoff (a fresh consumer at the partition's end, past whatever could not be read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from api.errors import KafkaUnavailable
+from api.reply_router import ReplyRouter, correlation_id_of, header_text, is_hedge_reply
+from journeys.contract import Header
+from journeys.kafka import KafkaSettings, create_consumer, read_from_start_if_truncated
+
+log = logging.getLogger(__name__)
+
+#: A read that returns nothing for this long checks whether the partition now ends before the
+#: reader's position (the broker lost its log); waiting requests are then sent again, so the
+#: check is frequent. It reads only what the last fetch response said (no broker request).
+_IDLE_CHECK_MS = 200
+
+
+class ReplyReaderFailed(Exception):
+    """Reads of the reply partition kept failing for longer than the reader may retry."""
+
+
+class ReplyReader:
+    """The reply partition's consumer and the task that reads it."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        partition: int,
+        router: ReplyRouter,
+        *,
+        unhealthy_after_s: float = 2.0,
+        give_up_after_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._kafka = kafka
+        self._partition = TopicPartition(kafka.replies_topic, partition)
+        self._router = router
+        self._unhealthy_after_s = unhealthy_after_s
+        self._give_up_after_s = max(give_up_after_s, unhealthy_after_s)
+        self._clock = clock
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        #: When the current run of failed reads began (None: the last read succeeded).
+        self.failing_since: float | None = None
+
+    @property
+    def assigned(self) -> bool:
+        """True once the partition is assigned, positioned at the end and being read."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def readable(self) -> bool:
+        """Being read, and reads have not been failing for ``unhealthy_after_s``."""
+        failing_since = self.failing_since
+        healthy = failing_since is None or (self._clock() - failing_since < self._unhealthy_after_s)
+        return self.assigned and healthy
+
+    async def start(self) -> None:
+        """Connect, check the partition exists, assign it, seek to its end, start reading."""
+        if self._consumer is not None:
+            raise RuntimeError("ReplyReader already started")
+        consumer = create_consumer(
+            self._kafka,
+            role=f"gateway-{self._partition.partition}",
+            group_id=None,  # assigned, never group-managed: no rebalance can move it
+            # start() seeks to the end itself; this only applies when the position falls out of
+            # range (the log was truncated or the broker lost it, e.g. a recycled Tansu): then
+            # read the partition from its start, so no reply written since is skipped.
+            auto_offset_reset="earliest",
+        )
+        self._consumer = consumer
+        try:
+            await consumer.start()
+            # An assigned (unsubscribed) consumer has no topic metadata yet, and Apache Kafka
+            # answers its empty metadata request with no topics: fetch the cluster's metadata.
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(self._partition.topic) or set()
+            if self._partition.partition not in partitions:
+                raise KafkaUnavailable(
+                    f"topic {self._partition.topic} has no partition {self._partition.partition}"
+                    f" (it has {len(partitions)})"
+                )
+            consumer.assign([self._partition])
+            await consumer.seek_to_end(self._partition)
+            await consumer.position(self._partition)
+        except BaseException:
+            await self.stop()
+            raise
+        self._task = asyncio.create_task(self._read_forever(consumer), name="reply-reader")
+
+    async def stopped(self) -> BaseException | None:
+        """Wait until the reading task ends; what ended it (None: cancelled or not started)."""
+        task = self._task
+        if task is None:
+            return None
+        await asyncio.wait([task])
+        if task.cancelled():
+            return None
+        return task.exception()
+
+    async def _read_forever(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                batches = await consumer.getmany(self._partition, timeout_ms=_IDLE_CHECK_MS)
+            except KafkaError as exc:
+                self._read_failed(exc)
+                await asyncio.sleep(0.2)
+                continue
+            self.failing_since = None
+            for records in batches.values():
+                for record in records:
+                    self._router.deliver(
+                        correlation_id_of(record.headers),
+                        record.value or b"",
+                        header_text(record.headers, Header.REQUESTER_ID),
+                        hedge=is_hedge_reply(record.headers),
+                    )
+            if not batches:
+                position = await consumer.position(self._partition)
+                if await read_from_start_if_truncated(consumer, self._partition, position):
+                    self._router.replies_lost()
+
+    def _read_failed(self, exc: KafkaError) -> None:
+        now = self._clock()
+        if self.failing_since is None:
+            self.failing_since = now
+        failing_for = now - self.failing_since
+        if failing_for >= self._give_up_after_s:
+            raise ReplyReaderFailed(f"reading replies failed for {failing_for:.1f}s: {exc}")
+        log.warning("reply reader error, retrying: %s", exc)
+
+    async def stop(self) -> None:
+        """Stop reading and close the consumer (idempotent)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()

@@ -1,0 +1,55 @@
+"""``open_store`` picks the backend by the URL's scheme; both satisfy the one interface."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from store import JourneyStore, StoreClient, StoreClientSettings, open_store
+from store.postgres.client import PostgresStore
+from store.postgres.connections import build_conninfo, redacted
+
+TOKEN = "a-real-looking-token-1234567890"
+
+
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [
+        ("grpc://127.0.0.1:1", StoreClient),
+        ("grpc+tcp://127.0.0.1:1", StoreClient),
+        ("postgresql://journeys_reader@127.0.0.1:1/journeys", PostgresStore),
+        ("postgres://journeys_reader@127.0.0.1:1/journeys", PostgresStore),
+    ],
+)
+def test_the_url_scheme_chooses_the_backend_without_connecting(url: str, backend: type) -> None:
+    with open_store(url, TOKEN) as client:
+        assert isinstance(client, backend)
+        assert isinstance(client, JourneyStore)
+
+
+def test_an_unknown_scheme_and_misplaced_read_urls_are_refused() -> None:
+    with pytest.raises(ValueError, match="store url must start with"):
+        open_store("http://127.0.0.1:1", TOKEN)
+    with pytest.raises(ValueError, match="read urls"):
+        open_store("grpc://127.0.0.1:1", TOKEN, read_urls=["postgresql://x@h/db"])
+
+
+def test_client_settings_accept_postgresql_with_read_urls() -> None:
+    settings = StoreClientSettings(
+        url="postgresql://journeys_reader@primary/journeys",
+        token=SecretStr(TOKEN),
+        read_urls=["postgresql://journeys_reader@standby/journeys"],
+    )
+    assert isinstance(settings.connect(), PostgresStore)
+    with pytest.raises(ValidationError):
+        StoreClientSettings(url="mysql://x@h/db", token=SecretStr(TOKEN))
+
+
+def test_the_token_becomes_the_password_and_is_never_shown() -> None:
+    conninfo = build_conninfo("postgresql://journeys_reader@db:5433/journeys", TOKEN)
+    assert TOKEN in conninfo
+    assert TOKEN not in redacted(conninfo)
+    assert redacted(conninfo) == "db:5433/journeys as journeys_reader"
+    kept = build_conninfo("postgresql://u:inurl@db/journeys", TOKEN)
+    assert "inurl" in kept
+    assert TOKEN not in kept
