@@ -54,7 +54,7 @@ async def test_a_responder_killed_with_sigkill_fails_no_request(chaos_stack: Cha
 
     report = await chaos_stack.load().run("responder-sigkill", 5.0, crash)
     # Restore the topology for the next scenario (the restart is not measured).
-    chaos_stack.responders[0] = start_responder(chaos_stack.stack, 1, 2)
-    chaos_stack.wait_for_group(2)
+    chaos_stack.responders[0] = await asyncio.to_thread(start_responder, chaos_stack.stack, 1, 2)
+    await asyncio.to_thread(chaos_stack.wait_for_group, 2)
 
     assert_no_failure(report, chaos_stack)
