@@ -1,11 +1,13 @@
 """The processes the end-to-end benchmark measures, started on free ports and always stopped.
 
 Broker (Apache Kafka when a JDK and its jars are found, else Tansu; ``StackConfig.broker``
-chooses), store server (seeded with demo journeys), ``responders`` responders,
-``gateways`` gateways (gateway ``i`` owns reply partition ``i``) and the baseline
-(bench/direct_app.py): each is the real command, as ``journeys up`` runs it, with its output in
-``<work_dir>/logs``. ``extra_env`` reaches the gateways and responders, which is how the
-benchmark tries other Kafka/responder settings without editing code.
+chooses), store (``StackConfig.store``: the DuckDB store server, or a private PostgreSQL
+cluster in ``<work_dir>/pg`` as ``journeys up --store postgres`` runs it; seeded with demo
+journeys), ``responders`` responders, ``gateways`` gateways (gateway ``i`` owns reply
+partition ``i``) and the baseline (bench/direct_app.py): each is the real command, as
+``journeys up`` runs it, with its output in ``<work_dir>/logs``. ``extra_env`` reaches the
+gateways and responders, which is how the benchmark tries other Kafka/responder settings
+without editing code.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
 from journeys.devstack import ApacheKafkaBroker, ChildProcess, Supervisor, choose_broker, http_ok
 from journeys.devstack.local_broker import BrokerKind
+from journeys.devstack.postgres_cluster import LocalCluster
 
 # free_port is re-exported: bench/store_bench.py and store_cache_bench.py import it from here.
 from journeys.devstack.processes import free_port as free_port
 from journeys.devstack.processes import journeys_command, port_open
-from store import StoreClient, generate_journeys
+from store import StoreError, generate_journeys, init_store, open_store, set_role_passwords
 
 HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -41,6 +45,7 @@ class StackConfig:
     gateways: int = 1
     partitions: int = 8
     broker: BrokerKind = "auto"
+    store: Literal["duckdb", "postgres"] = "duckdb"
     extra_env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 90.0
 
@@ -61,7 +66,19 @@ class BenchStack:
         self.pids: dict[str, int] = {}
 
     @property
+    def pg_cluster(self) -> LocalCluster:
+        """The PostgreSQL cluster of ``store="postgres"`` (admin password: the admin token)."""
+        return LocalCluster(self.config.work_dir / "pg", self.store_port, self.tokens["admin"])
+
+    @property
     def store_url(self) -> str:
+        """The reader's store URL."""
+        return self.store_url_for("reader")
+
+    def store_url_for(self, role: str) -> str:
+        """The store URL ``role`` uses (with PostgreSQL, its login role is the URL's user)."""
+        if self.config.store == "postgres":
+            return self.pg_cluster.url("journeys_admin" if role == "admin" else f"journeys_{role}")
         return f"grpc://{HOST}:{self.store_port}"
 
     @property
@@ -81,7 +98,9 @@ class BenchStack:
         self._start("store", self._store())
         say(f"seeding {self.config.customers:,} customers")
         started = time.monotonic()
-        with StoreClient(self.store_url, self.tokens["writer"], timeout=60.0) as client:
+        with open_store(
+            self.store_url_for("writer"), self.tokens["writer"], timeout=60.0, bulk_timeout=600.0
+        ) as client:
             for batch in generate_journeys(self.config.customers, seed=42):
                 client.upsert(batch)
         say(f"seeded in {time.monotonic() - started:.1f}s")
@@ -142,6 +161,8 @@ class BenchStack:
         )
 
     def _store(self) -> ChildProcess:
+        if self.config.store == "postgres":
+            return self._postgres()
         argv = journeys_command(
             "store", "serve", "--db", str(self.config.work_dir / "bench.duckdb")
         )
@@ -150,11 +171,30 @@ class BenchStack:
         port = self.store_port
         return self._child("store", argv, env, lambda: port_open(port, HOST))
 
+    def _postgres(self) -> ChildProcess:
+        cluster = self.pg_cluster
+        cluster.ensure_initialised()
+        port = self.store_port
+
+        def ready() -> bool:
+            if not port_open(port, HOST):
+                return False
+            admin = cluster.url()
+            passwords = {role: self.tokens[role] for role in ("reader", "writer")}
+            try:  # schema and roles, once the server accepts connections
+                init_store(admin, self.tokens["admin"])
+                set_role_passwords(admin, self.tokens["admin"], passwords)
+            except StoreError:
+                return False
+            return True
+
+        return self._child("store", cluster.server_argv(), {}, ready)
+
     def _responder(self, i: int) -> ChildProcess:
         metrics_port = free_port()
         env = {
             **self._kafka_env(),
-            "JOURNEYS_RESPONDER_STORE__URL": self.store_url,
+            "JOURNEYS_RESPONDER_STORE__URL": self.store_url_for("reader"),
             "JOURNEYS_RESPONDER_STORE__TOKEN": self.tokens["reader"],
             "JOURNEYS_RESPONDER_METRICS_PORT": str(metrics_port),
             "JOURNEYS_RESPONDER_LOG_LEVEL": "warning",
@@ -183,7 +223,7 @@ class BenchStack:
         env = {
             "BENCH_DIRECT_HOST": HOST,
             "BENCH_DIRECT_PORT": str(self.direct_port),
-            "BENCH_DIRECT_STORE_URL": self.store_url,
+            "BENCH_DIRECT_STORE_URL": self.store_url_for("reader"),
             "BENCH_DIRECT_STORE_TOKEN": self.tokens["reader"],
             "BENCH_DIRECT_API_KEY": self.api_key,
         }

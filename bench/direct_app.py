@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from journeys.contract import StatusFilter
 from journeys.schema import ID_MAX_LENGTH, ID_RE
 from responder.replies import JourneyIndex
-from store import AsyncStoreClient, StoreClient, StoreError
+from store import AsyncStoreClient, StoreError, open_store
 
 
 class DirectSettings(BaseSettings):
@@ -55,7 +55,7 @@ def create_app(settings: DirectSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = StoreClient(settings.store_url, settings.store_token.get_secret_value())
+        client = open_store(settings.store_url, settings.store_token.get_secret_value())
         async with AsyncStoreClient(client, max_workers=settings.store_workers) as store:
             app.state.store = store
             yield

@@ -120,6 +120,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--paths", default="direct,kafka", help="which paths to measure")
     p.add_argument(
+        "--store",
+        choices=["duckdb", "postgres"],
+        default="duckdb",
+        help="the store backend: the DuckDB store server, or a private PostgreSQL cluster "
+        "(needs the server binaries; use --zipf 0 for a uniform customer mix)",
+    )
+    p.add_argument(
         "--loadgen-cpu",
         type=int,
         default=(os.cpu_count() or 1) - 1,
@@ -295,6 +302,7 @@ def run_stack(args: argparse.Namespace, broker: BrokerKind, env: dict[str, str],
     started = datetime.now(UTC).isoformat()
     machine = machine | {"loadavg_before": loadavg()}
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work:
+        Path(work).chmod(0o711)  # a PostgreSQL cluster's server user must reach its directory
         stack = BenchStack(
             StackConfig(
                 work_dir=Path(work),
@@ -303,6 +311,7 @@ def run_stack(args: argparse.Namespace, broker: BrokerKind, env: dict[str, str],
                 gateways=args.gateways,
                 partitions=args.partitions,
                 broker=broker,
+                store=args.store,
                 extra_env=env,
             )
         )
@@ -314,6 +323,7 @@ def run_stack(args: argparse.Namespace, broker: BrokerKind, env: dict[str, str],
             document = measure(args, wanted, stack.api_key, stack.pids, out_dir, warm_s)
             document["warm_s"] = warm_s
             document["broker"] = stack.broker_info()
+            document["store"] = args.store
         finally:
             stack.stop()
     return document | {"started_at": started, "machine": machine | {"loadavg_after": loadavg()}}

@@ -8,6 +8,11 @@ looked up before) and warm (the same customers again), batch-of-500 lookup p50, 
 rows/s and purge rows/s (the closed rows of the scan, by key). DuckDB's lookup cache is off, so
 both measure their storage engine. PostgreSQL is a private cluster (``initdb`` in a temp dir,
 fsync on, shared_buffers 1GB). The ratio column is PostgreSQL / DuckDB from the same run.
+
+Every phase also reports its CPU cost (the bench process plus the server: DuckDB's store
+server, or the postmaster and its backends including exited ones): on a shared 2-core machine
+the wall-clock figures move with the load average, the CPU per row or per lookup much less, so
+``rows per CPU-s`` is the rate a dedicated core would bound.
 """
 
 from __future__ import annotations
@@ -36,12 +41,52 @@ TARGETS = {
     "batch of 500 lookup p50": "<= 5 ms",
     "upsert rows/s 0 -> N": ">= 150,000",
     "snapshot scan rows/s": ">= 1,500,000",
+    "single lookup CPU (warm, mean)": "(<= 0.5 ms)",
+    "batch of 500 lookup CPU (mean)": "(<= 5 ms)",
+    "upsert rows per CPU-s": "(>= 150,000)",
+    "snapshot scan rows per CPU-s": "(>= 1,500,000)",
 }
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid``, its exited (reaped) children and its live children."""
+    total = 0.0
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat_path.read_bytes()
+        except OSError:
+            continue
+        fields = text[text.rindex(b")") + 2 :].split()
+        own = stat_path.parent.name == str(pid)
+        if own or int(fields[1]) == pid:
+            total += sum(int(f) for f in fields[11 : 15 if own else 13]) / _TICKS
+    return total
+
+
+class Cost:
+    """Wall and CPU seconds (this process + the server tree) of one phase."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def __enter__(self) -> Cost:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        self._server = server_tree_cpu_s(self.server_pid)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall_s = time.perf_counter() - self._wall
+        self.cpu_s = time.process_time() - self._cpu
+        self.cpu_s += server_tree_cpu_s(self.server_pid) - self._server
+
+
+Opened = tuple[Callable[[str], JourneyStore], int]
 
 
 @contextmanager
-def duckdb_store(workdir: Path) -> Iterator[Callable[[str], JourneyStore]]:
-    """A DuckDB store server (lookup cache off); yields ``client(role)``."""
+def duckdb_store(workdir: Path) -> Iterator[Opened]:
+    """A DuckDB store server (lookup cache off); yields ``client(role)`` and its pid."""
     from bench.store_bench import Server
 
     tokens = {r: f"{r}-{secrets.token_urlsafe(16)}" for r in
@@ -49,14 +94,18 @@ def duckdb_store(workdir: Path) -> Iterator[Callable[[str], JourneyStore]]:
     server = Server(workdir / "bench.duckdb", tokens, workdir / "store.log",
                     extra_env={"JOURNEYS_STORE_LOOKUP_CACHE_CUSTOMERS": "0"})  # fmt: skip
     try:
-        yield lambda role: open_store(server.url, tokens[role], timeout=60, bulk_timeout=3600)
+        yield (
+            lambda role: open_store(server.url, tokens[role], timeout=60, bulk_timeout=3600),
+            server.proc.pid,
+        )
     finally:
         server.stop()
 
 
 @contextmanager
-def postgres_store() -> Iterator[Callable[[str], JourneyStore]]:
-    """A private PostgreSQL cluster with an initialised database; yields ``client(role)``."""
+def postgres_store() -> Iterator[Opened]:
+    """A private PostgreSQL cluster with an initialised database; yields ``client(role)`` and
+    the postmaster's pid."""
     from tests.support.postgres_fixtures import (
         create_store_database,
         make_pg_tokens,
@@ -65,7 +114,12 @@ def postgres_store() -> Iterator[Callable[[str], JourneyStore]]:
 
     with running_cluster(durable=True, shared_buffers="1GB") as cluster:
         store = create_store_database(cluster, make_pg_tokens(cluster), "journeys")
-        yield lambda role: store.client(role, timeout=60, bulk_timeout=3600)
+        assert cluster.process is not None
+        assert cluster.process.pid is not None
+        yield (
+            lambda role: store.client(role, timeout=60, bulk_timeout=3600),
+            cluster.process.pid,
+        )
 
 
 def _timed(call: Callable[[list[str]], object], calls: list[list[str]]) -> list[float]:
@@ -82,19 +136,21 @@ def _p(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(client: Callable[[str], JourneyStore], rows: int, lookups: int) -> dict[str, float]:
+def measure(opened: Opened, rows: int, lookups: int) -> dict[str, float]:
     """Every figure for one backend (seconds for latencies, rows/s for throughputs)."""
+    client, server_pid = opened
     customers = max(1, rows // 5)
     figures: dict[str, float] = {}
     with client("writer") as writer:
-        written, spent = 0, 0.0
+        written, spent, cpu = 0, 0.0, 0.0
         for table in generate_journeys(customers, batch_customers=20_000):
-            started = time.perf_counter()
-            written += writer.upsert(table)
-            spent += time.perf_counter() - started
+            with Cost(server_pid) as cost:
+                written += writer.upsert(table)
+            spent, cpu = spent + cost.wall_s, cpu + cost.cpu_s
             console.print(f"  upserted {written:,} rows", end="\r")
         console.print()
         figures["upsert rows/s 0 -> N"] = written / spent
+        figures["upsert rows per CPU-s"] = written / cpu
     rng = random.Random(7)
     picks = rng.sample(range(1, customers + 1), min(customers, 2 * lookups))
     cold = [[f"cust-{i:07d}"] for i in picks[:lookups]]
@@ -103,26 +159,33 @@ def measure(client: Callable[[str], JourneyStore], rows: int, lookups: int) -> d
     with client("reader") as reader:
         reader.lookup([f"cust-{picks[-1]:07d}"])  # connect
         cold_s = _timed(reader.lookup, cold)
-        warm_s = _timed(reader.lookup, cold)
-        batch_s = _timed(reader.lookup, batches[:5] + batches)[5:]
+        with Cost(server_pid) as warm_cost:
+            warm_s = _timed(reader.lookup, cold)
+        _timed(reader.lookup, batches[:5])
+        with Cost(server_pid) as batch_cost:
+            batch_s = _timed(reader.lookup, batches)
     figures |= {
         "single lookup p50 (cold)": statistics.median(cold_s),
         "single lookup p99 (cold)": _p(cold_s, 0.99),
         "single lookup p50 (warm)": statistics.median(warm_s),
         "single lookup p99 (warm)": _p(warm_s, 0.99),
+        "single lookup CPU (warm, mean)": warm_cost.cpu_s / len(cold),
         "batch of 500 lookup p50": statistics.median(batch_s),
+        "batch of 500 lookup CPU (mean)": batch_cost.cpu_s / len(batches),
     }
     with client("offloader") as offloader:
-        started = time.perf_counter()
-        scan = offloader.scan()
-        table = scan.read_all()
-        figures["snapshot scan rows/s"] = table.num_rows / (time.perf_counter() - started)
+        with Cost(server_pid) as cost:
+            scan = offloader.scan()
+            table = scan.read_all()
+        figures["snapshot scan rows/s"] = table.num_rows / cost.wall_s
+        figures["snapshot scan rows per CPU-s"] = table.num_rows / cost.cpu_s
         closed = table.filter(pc.equal(table.column("status"), "closed"))
         keys = closed.select(["customer_id", "journey_id"])
-        started = time.perf_counter()
-        deleted = offloader.purge(closed_before=datetime.now(UTC), snapshot_at=scan.snapshot_at,
-                                  keys=keys)  # fmt: skip
-        figures["purge rows/s"] = deleted / (time.perf_counter() - started)
+        with Cost(server_pid) as cost:
+            deleted = offloader.purge(closed_before=datetime.now(UTC),
+                                      snapshot_at=scan.snapshot_at, keys=keys)  # fmt: skip
+        figures["purge rows/s"] = deleted / cost.wall_s
+        figures["purge rows per CPU-s"] = deleted / cost.cpu_s
     return figures
 
 
@@ -136,11 +199,11 @@ def run(args: argparse.Namespace, backends: list[str], workdir: Path) -> None:
     for backend in backends:
         console.print(f"[bold]{backend}[/bold]: {args.rows:,} journeys")
         if backend == "duckdb":
-            with duckdb_store(workdir) as client:
-                results[backend] = measure(client, args.rows, args.lookups)
+            with duckdb_store(workdir) as opened:
+                results[backend] = measure(opened, args.rows, args.lookups)
         elif backend == "postgres":
-            with postgres_store() as client:
-                results[backend] = measure(client, args.rows, args.lookups)
+            with postgres_store() as opened:
+                results[backend] = measure(opened, args.rows, args.lookups)
         else:
             raise SystemExit(f"unknown backend {backend!r} (duckdb, postgres)")
     table = Table(title=f"store backends ({args.rows:,} journeys, {os.cpu_count()} cores)")

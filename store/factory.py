@@ -49,7 +49,8 @@ def open_store(
             from store.postgres.client import PostgresStore
         except ImportError as exc:  # the optional extra is not installed
             raise StoreInvalidRequest(
-                "postgresql:// store urls need the 'postgres' extra (psycopg)"
+                "postgresql:// store urls need the 'postgres' extra "
+                "(psycopg, adbc-driver-postgresql)"
             ) from exc
         for reader in read_urls:
             if not reader.startswith(POSTGRES_SCHEMES):

@@ -1,20 +1,18 @@
-"""Arrow in and out of PostgreSQL: CSV ``COPY`` for bulk data, rows for small lookups.
+"""Arrow in and out of PostgreSQL: binary ``COPY`` through ADBC for bulk data, rows for lookups.
 
-Measured on this machine (docs/store-backends.md): pyarrow writes and parses CSV in C++, so
-``COPY ... (FORMAT csv)`` moves a batch faster than psycopg's per-row binary ``COPY`` from
-Python. ``content`` travels as its four text fields (the SQL builds/reads the jsonb object),
-``attributes`` as JSON text. In CSV an unquoted empty field is NULL and ``""`` the empty
-string, on both sides.
+Bulk transfer (upsert staging, snapshot scans) goes through ``adbc-driver-postgresql``, which
+reads and writes PostgreSQL's binary ``COPY`` format in C++ straight from and into Arrow
+buffers (no CSV, no Python object per value). ``content`` travels as its four text fields (the
+SQL builds/reads the jsonb object), ``attributes`` as JSON text. Lookups are small and go through
+psycopg's prepared statements (:func:`rows_to_table`).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from journeys.schema import CONTENT_TYPE, JOURNEY_SCHEMA, UTC_TIMESTAMP
 
@@ -36,7 +34,6 @@ _FLAT_TYPES: Final = {
     for name in FLAT_COLUMNS
 }
 _SQL_TYPES: Final = {pa.string(): "text", pa.int32(): "integer", UTC_TIMESTAMP: "timestamptz"}
-CSV_BLOCK_BYTES: Final = 1 << 20
 
 
 def staging_columns_sql() -> str:
@@ -63,13 +60,11 @@ def content_object_sql(prefix: str = "") -> str:
     return f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
 
 
-def to_csv(table: pa.Table) -> bytes:
-    """A validated JOURNEY_SCHEMA table as CSV of :data:`STAGED_COLUMNS` (with header)."""
+def staged_table(table: pa.Table) -> pa.Table:
+    """A validated JOURNEY_SCHEMA table as the flat :data:`STAGED_COLUMNS` (for ingest)."""
     flat = table.flatten()
     flat = flat.rename_columns([name.replace(".", "_") for name in flat.column_names])
-    sink = io.BytesIO()
-    pacsv.write_csv(flat.select(list(STAGED_COLUMNS)), sink)
-    return sink.getvalue()
+    return flat.select(list(STAGED_COLUMNS))
 
 
 def _assemble(columns: dict[str, pa.Array | pa.ChunkedArray], length: int) -> pa.Table:
@@ -98,55 +93,9 @@ def rows_to_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     return _assemble(columns, len(rows))
 
 
-def _blocks(chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[bytes]:
-    """``COPY`` output (one chunk per row from libpq) joined into blocks of ~1 MB."""
-    pending: list[bytes | bytearray | memoryview] = []
-    size = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        size += len(chunk)
-        if size >= CSV_BLOCK_BYTES:
-            yield b"".join(pending)
-            pending, size = [], 0
-    if pending:
-        yield b"".join(pending)
-
-
-class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte blocks."""
-
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = memoryview(next(self._blocks))
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-
-def csv_batches(chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[pa.RecordBatch]:
-    """JOURNEY_SCHEMA batches parsed from CSV (with header) of :data:`FLAT_COLUMNS`."""
-    reader = pacsv.open_csv(
-        io.BufferedReader(_ChunkReader(_blocks(chunks)), CSV_BLOCK_BYTES),
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types=_FLAT_TYPES,
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    for batch in reader:
+def journey_batches(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """JOURNEY_SCHEMA batches from batches of :func:`select_list_sql` (ADBC's reader)."""
+    for batch in batches:
         if batch.num_rows:
             columns = {name: batch.column(name) for name in FLAT_COLUMNS}
             yield from _assemble(columns, batch.num_rows).to_batches()

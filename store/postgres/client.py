@@ -15,13 +15,12 @@ concurrent writers).
 """
 
 # SQL here is composed only from constants of this package and journeys.schema; every value
-# is a bound parameter or CSV data sent through COPY.
+# is a bound parameter or Arrow data sent through binary COPY.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from types import TracebackType
@@ -31,18 +30,18 @@ import pyarrow as pa
 
 from journeys import __version__
 from journeys.contract import parse_status_filter
-from journeys.schema import ID_MAX_LENGTH, KEY_SCHEMA, PRIMARY_KEY, TABLE_NAME
+from journeys.schema import ID_MAX_LENGTH, KEY_SCHEMA, LOOKUP_ORDER, PRIMARY_KEY, TABLE_NAME
 from store.client import UPSERT_BATCH_ROWS, ScanResult, StoreStats, to_micros
 from store.errors import StoreInvalidRequest
 from store.postgres.arrow_io import (
-    STAGED_COLUMNS,
     content_object_sql,
-    csv_batches,
+    journey_batches,
     rows_to_table,
     select_list_sql,
+    staged_table,
     staging_columns_sql,
-    to_csv,
 )
+from store.postgres.bulk import BulkConnection, BulkConnections
 from store.postgres.connections import Connection, Endpoints, build_conninfo
 from store.postgres.errors import translated
 from store.postgres.schema import CLOCK_TABLE, LOOKUP_VIEW, STATS_FUNCTION, VERSION_TABLE
@@ -51,21 +50,23 @@ from store.validation import BatchRejected, last_per_key, validate_batch
 
 STAGING_TABLE: Final = "journeys_staging"
 PURGE_KEYS_PER_STATEMENT: Final = 100_000
-_ORDER_SQL: Final = 'customer_id COLLATE "C", priority, journey_id COLLATE "C"'
 _STATUS_SQL: Final = {"all": "", "open": " AND status = 'open'", "closed": " AND status = 'closed'"}
 _WHERE_STATUS: Final = {"all": "", "open": " WHERE status = 'open'",
                         "closed": " WHERE status = 'closed'"}  # fmt: skip
-_LOOKUP_SQL: Final = {
-    status: f"SELECT {select_list_sql()} FROM {LOOKUP_VIEW} WHERE customer_id = ANY(%s)"
-    f"{condition} ORDER BY {_ORDER_SQL}"
+#: Lookups by one customer (``= %s``: the generic plan prunes to its partition at executor
+#: start) and by several (``= ANY(%s)``: one index probe per partition). The rows come back
+#: unordered and are sorted in Arrow (LOOKUP_ORDER, byte order), cheaper than in SQL.
+_LOOKUP_ONE_SQL: Final = {
+    status: f"SELECT {select_list_sql()} FROM {LOOKUP_VIEW} WHERE customer_id = %s{condition}"
+    for status, condition in _STATUS_SQL.items()
+}
+_LOOKUP_MANY_SQL: Final = {
+    status: f"SELECT {select_list_sql()} FROM {LOOKUP_VIEW} WHERE customer_id = ANY(%s){condition}"
     for status, condition in _STATUS_SQL.items()
 }
 _STAGE_SQL: Final = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ({staging_columns_sql()}) "
     f"ON COMMIT DELETE ROWS"
-)
-_COPY_IN_SQL: Final = (
-    f"COPY {STAGING_TABLE} ({', '.join(STAGED_COLUMNS)}) FROM STDIN (FORMAT csv, HEADER true)"
 )
 #: Taken first by every upsert and purge transaction, so their row locks are always taken in the
 #: same order (this lock, then the clock row, then journeys rows): without it a purge deleting
@@ -74,7 +75,6 @@ _COPY_IN_SQL: Final = (
 _WRITE_LOCK_SQL: Final = "SELECT pg_advisory_xact_lock(7404151226)"
 _TICK_SQL: Final = (
     f"UPDATE {CLOCK_TABLE} SET last = greatest(clock_timestamp(), last + interval '1 microsecond')"
-    f" RETURNING last"
 )
 _TABLE_COLUMNS: Final = (
     "customer_id", "journey_id", "campaign", "journey_name", "step", "channel", "content",
@@ -83,7 +83,7 @@ _TABLE_COLUMNS: Final = (
 )  # fmt: skip
 _STAGED_VALUES: Final = {
     "content": content_object_sql(),
-    "updated_at": "%(stamp)s",
+    "updated_at": f"(SELECT last FROM {CLOCK_TABLE})",
     "attributes": "attributes::jsonb",
 }
 _UPSERT_SQL: Final = (
@@ -148,11 +148,11 @@ class PostgresStore:
         self.timeout = timeout
         self.bulk_timeout = bulk_timeout
         with translated():
+            primary = build_conninfo(url, token)
             self._endpoints = Endpoints(
-                build_conninfo(url, token),
-                [build_conninfo(r, token) for r in read_urls],
-                timeout=timeout,
+                primary, [build_conninfo(r, token) for r in read_urls], timeout=timeout
             )
+        self._bulk = BulkConnections(primary, timeout=timeout, bulk_timeout=bulk_timeout)
 
     def _bulk_timeout(self, connection: Connection) -> None:
         connection.execute(f"SET LOCAL statement_timeout = {int(self.bulk_timeout * 1000)}")
@@ -169,19 +169,18 @@ class PostgresStore:
             except BatchRejected as exc:
                 suffix = f" ({committed} rows of earlier batches in this call were committed)"
                 raise StoreInvalidRequest(str(exc) + (suffix if committed else "")) from exc
-            committed += self._endpoints.write(partial(self._upsert_batch, table=valid))
+            committed += self._bulk.write(partial(self._upsert_batch, table=valid))
         return committed
 
-    def _upsert_batch(self, connection: Connection, *, table: pa.Table) -> int:
-        payload = to_csv(table)
-        with connection.transaction():
-            self._bulk_timeout(connection)
-            connection.execute(_WRITE_LOCK_SQL)
-            connection.execute(_STAGE_SQL)
-            with connection.cursor().copy(_COPY_IN_SQL) as copy:
-                copy.write(payload)
-            stamp = connection.execute(_TICK_SQL).fetchone()
-            connection.execute(_UPSERT_SQL, {"stamp": stamp[0] if stamp else None})
+    def _upsert_batch(self, connection: BulkConnection, *, table: pa.Table) -> int:
+        # Staged by binary COPY before the write lock: only the set-based statements wait.
+        with connection.cursor() as cursor:
+            cursor.execute(_STAGE_SQL)
+            cursor.adbc_ingest(STAGING_TABLE, staged_table(table), mode="append", temporary=True)
+            cursor.execute(_WRITE_LOCK_SQL)
+            cursor.fetchall()
+            cursor.execute(_TICK_SQL)
+            cursor.execute(_UPSERT_SQL)
         rows: int = table.num_rows
         return rows
 
@@ -219,43 +218,28 @@ class PostgresStore:
         ids = _check_ids(customer_ids)
         if not ids:
             return rows_to_table([])
-        sql = _LOOKUP_SQL[status]
+        sql, param = (
+            (_LOOKUP_ONE_SQL[status], ids[0]) if len(ids) == 1 else (_LOOKUP_MANY_SQL[status], ids)
+        )
 
         def work(connection: Connection) -> pa.Table:
-            return rows_to_table(connection.execute(sql, [ids]).fetchall())
+            with connection.cursor(binary=True) as cursor:
+                rows = cursor.execute(sql, [param]).fetchall()
+            return rows_to_table(rows).sort_by(LOOKUP_ORDER)
 
         return self._endpoints.read(work)
 
     def scan(self, status: str = "all") -> ScanResult:
-        """A consistent snapshot (one REPEATABLE READ transaction on the primary), streamed."""
+        """A consistent snapshot (one REPEATABLE READ transaction on the primary), streamed
+        as Arrow batches by binary COPY (ADBC)."""
         _check_status(status)
         where = _WHERE_STATUS[status]
-        stack = ExitStack()
-        with translated():
-            connection, _ = stack.enter_context(self._endpoints.primary.connection())
-            try:
-                connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                self._bulk_timeout(connection)
-                # The first query pins the snapshot: the clock and the count are of it.
-                point = connection.execute(
-                    f"SELECT last, (SELECT count(*) FROM {TABLE_NAME}{where}) FROM {CLOCK_TABLE}"
-                ).fetchone()
-            except BaseException:
-                stack.close()
-                raise
-        if point is None:
-            stack.close()
-            raise StoreInvalidRequest("journeys_clock is empty: run journeys store init")
-        copy_sql = f"COPY (SELECT {select_list_sql()} FROM {TABLE_NAME}{where}) TO STDOUT " \
-                   f"(FORMAT csv, HEADER true)"  # fmt: skip
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            with stack, translated():
-                with connection.cursor().copy(copy_sql) as copy:
-                    yield from csv_batches(copy)
-                connection.execute("COMMIT")
-
-        return ScanResult(to_micros(point[0]), int(point[1]), batches())
+        # The first query pins the snapshot: the clock and the count are of it.
+        point, stream = self._bulk.snapshot_scan(
+            f"SELECT last, (SELECT count(*) FROM {TABLE_NAME}{where}) FROM {CLOCK_TABLE}",
+            f"SELECT {select_list_sql()} FROM {TABLE_NAME}{where}",
+        )
+        return ScanResult(to_micros(point[0]), int(point[1]), journey_batches(stream))
 
     def stats(self) -> StoreStats:
         """Row counts by status, database size and version (any role)."""
@@ -286,6 +270,7 @@ class PostgresStore:
     def close(self) -> None:
         """Close the idle connections."""
         self._endpoints.close()
+        self._bulk.close()
 
     def __enter__(self) -> PostgresStore:
         return self

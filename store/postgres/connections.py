@@ -34,6 +34,12 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 RETRY_DOWN_AFTER_S: Final = 1.0
 _MAX_IDLE: Final = 16
 _SECRET_KEYS: Final = frozenset({"password", "sslpassword"})
+#: Lookups are index probes of a few rows: a prepared statement keeps its generic plan (no
+#: planning per call; the partitions are pruned at executor start) and never starts parallel
+#: workers (their start-up costs more than the probe).
+_SESSION_OPTIONS: Final = (
+    "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
+)
 
 
 def build_conninfo(url: str, password: str | None) -> str:
@@ -68,7 +74,8 @@ class ServerConnections:
             self.conninfo,
             autocommit=True,
             connect_timeout=max(1, round(self.timeout)),
-            options=f"-c TimeZone=UTC -c statement_timeout={int(self.timeout * 1000)}",
+            options=f"-c TimeZone=UTC -c statement_timeout={int(self.timeout * 1000)}"
+            f" {_SESSION_OPTIONS}",
             prepare_threshold=0,  # every statement is prepared on first use
         )
         return connection

@@ -4,6 +4,10 @@
 wins (``InvalidPassword`` before ``OperationalError``); a unit test checks that every psycopg
 class the backend relies on lands on the intended store error. Messages never carry the
 connection string (psycopg does not put passwords in its messages).
+
+ADBC's errors (bulk transfer, :mod:`.bulk`) carry the server's SQLSTATE:
+:func:`translate_adbc_error` looks up psycopg's class for it and maps that, so both drivers
+land on the same store error.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
+import adbc_driver_manager
 import psycopg
 from psycopg import errors as pg
 
@@ -78,12 +83,33 @@ def translate_error(exc: BaseException) -> StoreError:
     return StoreInternalError(message)
 
 
+def translate_adbc_error(exc: adbc_driver_manager.Error) -> StoreError:
+    """The store error for an ADBC exception: by its SQLSTATE, as for psycopg."""
+    message = _message(exc)
+    if exc.sqlstate:
+        try:
+            cls = pg.lookup(exc.sqlstate)
+        except KeyError:
+            cls = None
+        if cls is not None:
+            return translate_error(cls(message))
+    if isinstance(exc, adbc_driver_manager.OperationalError):
+        if any(text in str(exc) for text in _AUTH_FAILURE_TEXT):
+            return StoreUnauthenticated(message)
+        return StoreUnavailable(message)
+    if isinstance(exc, adbc_driver_manager.IntegrityError | adbc_driver_manager.DataError):
+        return StoreInvalidRequest(message)
+    return StoreInternalError(message)
+
+
 @contextmanager
 def translated() -> Iterator[None]:
-    """Re-raise psycopg exceptions as store errors."""
+    """Re-raise psycopg and ADBC exceptions as store errors."""
     try:
         yield
     except StoreError:
         raise
     except psycopg.Error as exc:
         raise translate_error(exc) from exc
+    except adbc_driver_manager.Error as exc:
+        raise translate_adbc_error(exc) from exc

@@ -17,6 +17,7 @@ import pytest
 
 from journeys.schema import KEY_SCHEMA
 from store import StoreError, StoreUnavailable, generate_journeys, init_store, open_store
+from store.postgres.client import _LOOKUP_MANY_SQL, _LOOKUP_ONE_SQL
 from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.postgres_fixtures import (
     PostgresCluster,
@@ -50,7 +51,7 @@ def test_init_is_idempotent_records_versions_and_hash_partitions_by_customer(
     store = create_store_database(postgres_cluster, postgres_tokens)  # init ran once (4 parts)
     admin_url = postgres_cluster.url(store.dbname)
     assert init_store(admin_url, postgres_cluster.password, partitions=8) == []
-    assert _admin_rows(store, "SELECT version FROM journeys_schema_version") == [(1,)]
+    assert _admin_rows(store, "SELECT version FROM journeys_schema_version") == [(1,), (2,)]
     strategy = _admin_rows(
         store,
         "SELECT p.partstrat, a.attname FROM pg_partitioned_table p JOIN pg_attribute a "
@@ -63,24 +64,36 @@ def test_init_is_idempotent_records_versions_and_hash_partitions_by_customer(
     assert parts == [(4,)]
 
 
-def test_lookup_by_customers_is_served_by_the_primary_key_index(
+def _generic_plan(store: PostgresStoreServer, statement: str, argument: str) -> str:
+    """The plan PostgreSQL runs for the backend's prepared ``statement`` (``%s`` = $1) as the
+    backend's connections run it (generic plans), executed with ``argument`` (SQL literal)."""
+    conninfo = store.cluster.admin_conninfo(store.dbname)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute("SET plan_cache_mode = force_generic_plan")
+        connection.execute(f"PREPARE lookup AS {statement.replace('%s', '$1')}".encode())
+        cursor = psycopg.ClientCursor(connection)
+        rows = cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) EXECUTE lookup({argument})")
+        return "\n".join(row[0] for row in rows.fetchall())
+
+
+def test_lookups_use_the_primary_key_index_and_one_customer_only_its_partition(
     postgres_store_factory: PgFactory,
 ) -> None:
     with postgres_store_factory() as store, store.client("writer") as writer:
         for table in generate_journeys(4_000, seed=3, batch_customers=4_000):
             writer.upsert(table)
         _admin_rows(store, "ANALYZE journeys")
-        plan = "\n".join(
-            row[0]
-            for row in _admin_rows(
-                store,
-                "EXPLAIN SELECT * FROM journeys_lookup WHERE customer_id = ANY(%s)",
-                ["cust-0000001", "cust-0000002"],
-            )
+        one = _generic_plan(store, _LOOKUP_ONE_SQL["all"], "'cust-0000001'::text")
+        many = _generic_plan(
+            store, _LOOKUP_MANY_SQL["open"], "ARRAY['cust-0000001', 'cust-0000002']::text[]"
         )
-    assert "journeys_p" in plan, plan
-    assert "_pkey" in plan, plan
-    assert "Seq Scan" not in plan, plan
+    for plan in (one, many):
+        assert "journeys_p" in plan, plan
+        assert "_pkey" in plan, plan
+        assert "Seq Scan" not in plan, plan
+    # Hash partitions by customer_id: a single customer's lookup reads only its partition,
+    # pruned when the generic plan starts (4 partitions: 3 removed).
+    assert "Subplans Removed: 3" in one, one
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import adbc_driver_manager
 import psycopg
 import pytest
 from psycopg import errors as pg
@@ -14,7 +15,7 @@ from store.errors import (
     StoreUnauthorized,
     StoreUnavailable,
 )
-from store.postgres.errors import PSYCOPG_ERROR_MAP, translate_error
+from store.postgres.errors import PSYCOPG_ERROR_MAP, translate_adbc_error, translate_error
 
 #: What callers must see for each failure the backend can meet.
 EXPECTED: dict[type[psycopg.Error], type[StoreError]] = {
@@ -70,3 +71,48 @@ def test_a_refused_connection_is_unavailable_and_retriable() -> None:
     error = translate_error(psycopg.OperationalError("connection refused"))
     assert isinstance(error, StoreUnavailable)
     assert error.retriable
+
+
+def _adbc(
+    cls: type[adbc_driver_manager.Error], message: str, sqlstate: str | None
+) -> adbc_driver_manager.Error:
+    return cls(message, status_code=adbc_driver_manager.AdbcStatusCode.UNKNOWN, sqlstate=sqlstate)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (_adbc(adbc_driver_manager.ProgrammingError, "denied", "42501"), StoreUnauthorized),
+        (
+            _adbc(adbc_driver_manager.OperationalError, "bad password", "28P01"),
+            StoreUnauthenticated,
+        ),
+        (_adbc(adbc_driver_manager.OperationalError, "timeout", "57014"), StoreUnavailable),
+        (_adbc(adbc_driver_manager.OperationalError, "read only", "25006"), StoreUnavailable),
+        (_adbc(adbc_driver_manager.IntegrityError, "check violated", "23514"), StoreInvalidRequest),
+        (
+            _adbc(adbc_driver_manager.OperationalError, "IO: connection refused", None),
+            StoreUnavailable,
+        ),
+        (
+            _adbc(adbc_driver_manager.OperationalError, "password authentication failed", None),
+            StoreUnauthenticated,
+        ),
+        (_adbc(adbc_driver_manager.InternalError, "driver bug", None), StoreInternalError),
+    ],
+)
+def test_adbc_errors_land_on_the_same_store_errors_by_sqlstate(
+    error: adbc_driver_manager.Error, expected: type[StoreError]
+) -> None:
+    translated = translate_adbc_error(error)
+    assert type(translated) is expected
+    assert str(error).splitlines()[0] in str(translated)
+
+
+def test_an_adbc_missing_table_says_to_initialise_the_store() -> None:
+    error = _adbc(
+        adbc_driver_manager.ProgrammingError, 'relation "journeys" does not exist', "42P01"
+    )
+    translated = translate_adbc_error(error)
+    assert isinstance(translated, StoreInternalError)
+    assert "journeys store init" in str(translated)
