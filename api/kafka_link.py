@@ -56,10 +56,16 @@ class Link(Protocol):
     async def ready(self) -> bool:
         """``connected()`` and the broker answers right now (``/readyz``)."""
 
-    async def send(self, key: bytes, value: bytes, headers: Headers) -> None:
-        """Produce one request and wait for the broker's acknowledgement.
+    def request_partitions(self) -> int:
+        """How many partitions the requests topic has."""
 
-        Raises :class:`KafkaUnavailable`; the caller bounds the wait with the deadline.
+    async def send(
+        self, key: bytes, value: bytes, headers: Headers, partition: int | None = None
+    ) -> int:
+        """Produce one request (to ``partition``, else by key) and wait for the acknowledgement.
+
+        Returns the partition written. Raises :class:`KafkaUnavailable`; the caller bounds the
+        wait with the deadline.
         """
 
 
@@ -164,17 +170,25 @@ class KafkaLink:
         self._probe_ok_until = now + _PROBE_CACHE_S
         return True
 
-    async def send(self, key: bytes, value: bytes, headers: Headers) -> None:
+    def request_partitions(self) -> int:
+        """The configured partition count (deploy/kafka creates the topics with exactly it)."""
+        return self._kafka.partitions
+
+    async def send(
+        self, key: bytes, value: bytes, headers: Headers, partition: int | None = None
+    ) -> int:
         """Produce to the requests topic and wait for the acknowledgement."""
         producer = self._producer
         if producer is None or not self.connected():
             raise KafkaUnavailable("the gateway is not connected to Kafka")
         try:
-            await producer.send_and_wait(
-                self._kafka.requests_topic, value, key=key, headers=headers
+            metadata = await producer.send_and_wait(
+                self._kafka.requests_topic, value, key=key, headers=headers, partition=partition
             )
         except KafkaError as exc:
             raise KafkaUnavailable(f"Kafka refused the request: {exc}") from exc
+        written: int = metadata.partition
+        return written
 
     async def _close_clients(self) -> None:
         self._up = False

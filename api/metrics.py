@@ -63,6 +63,29 @@ class GatewayMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.hedges_sent = Counter(
+            "journeys_gateway_hedges_sent",
+            "Second copies of slow requests sent to another request partition.",
+            registry=self.registry,
+        )
+        self.hedges_won = Counter(
+            "journeys_gateway_hedges_won",
+            "Hedged requests answered by the reply to their second copy.",
+            registry=self.registry,
+        )
+        self.hedges_skipped = Counter(
+            "journeys_gateway_hedges_skipped",
+            "Hedges not sent: the budget was spent (budget) or the send failed (send_failed).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.hedge_delay = Gauge(
+            "journeys_gateway_hedge_delay_seconds",
+            "Current hedge delay: recent p95 round trip within the configured floor and ceiling.",
+            registry=self.registry,
+        )
+        for reason in ("budget", "send_failed"):
+            self.hedges_skipped.labels(reason)
         self.resent = Counter(
             "journeys_gateway_resent_requests",
             "Lookups sent again because the broker lost the reply log under them.",

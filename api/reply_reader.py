@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from api.errors import KafkaUnavailable
-from api.reply_router import ReplyRouter, correlation_id_of, header_text
+from api.reply_router import ReplyRouter, correlation_id_of, header_text, is_hedge_reply
 from journeys.contract import Header
 from journeys.kafka import KafkaSettings, create_consumer, read_from_start_if_truncated
 
@@ -137,6 +137,7 @@ class ReplyReader:
                         correlation_id_of(record.headers),
                         record.value or b"",
                         header_text(record.headers, Header.REQUESTER_ID),
+                        hedge=is_hedge_reply(record.headers),
                     )
             if not batches:
                 position = await consumer.position(self._partition)

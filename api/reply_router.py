@@ -26,6 +26,10 @@ arrive, and requests not yet read from a lost request log will never be answered
 :class:`api.requester.Requester` sends each again (same correlation id, same deadline) instead
 of letting it run into its deadline. A lookup is read-only, so a second answer is harmless: it
 is counted ``duplicate``.
+
+A hedged request (:mod:`api.hedging`) has two copies in flight under one correlation id: the
+first reply wins, the other is counted ``duplicate``; :meth:`ReplyRouter.answered_by_hedge`
+tells whether the winner answered the hedge copy (its reply carries the ``hedge`` header).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ RECENT_CAPACITY: Final = 65_536
 #: How many other instances' ids are remembered (and shown on /readyz) at most.
 FOREIGN_CAPACITY: Final = 16
 _CORRELATION_HEADER: Final = Header.CORRELATION_ID
+_HEDGE_HEADER: Final = Header.HEDGE
 
 
 class RepliesLost(Exception):
@@ -72,6 +77,7 @@ class ReplyRouter:
         self._recent: OrderedDict[str, bool] = OrderedDict()  # id → was it answered?
         self._recent_capacity = recent_capacity
         self._on_reply = on_reply
+        self._won_by_hedge: set[str] = set()  # pending ids whose reply answered a hedge copy
 
     @property
     def pending(self) -> int:
@@ -87,6 +93,7 @@ class ReplyRouter:
     def forget(self, correlation_id: str) -> None:
         """The request is finished (answered or given up); later replies to it are dropped."""
         future = self._pending.pop(correlation_id, None)
+        self._won_by_hedge.discard(correlation_id)
         if future is None:
             return
         answered = future.done() and not future.cancelled()
@@ -101,15 +108,29 @@ class ReplyRouter:
         """Ids of other gateways whose replies arrived on this partition (most recent last)."""
         return list(self._foreign)
 
+    def answered_by_hedge(self, correlation_id: str) -> bool:
+        """True when the reply that answered this pending request was to its hedge copy."""
+        return correlation_id in self._won_by_hedge
+
     def deliver(
-        self, correlation_id: str | None, value: bytes, requester_id: str | None = None
+        self,
+        correlation_id: str | None,
+        value: bytes,
+        requester_id: str | None = None,
+        *,
+        hedge: bool = False,
     ) -> str:
-        """Hand one reply to its request; returns the outcome (``matched`` or a drop reason)."""
+        """Hand one reply to its request; returns the outcome (``matched`` or a drop reason).
+
+        ``hedge``: the reply carries the ``hedge`` header, i.e. it answers the hedge copy.
+        """
         if requester_id is not None and requester_id != self.instance_id:
             outcome = "foreign"
             self._note_foreign(requester_id)
         else:
             outcome = self._route(correlation_id, value)
+        if outcome == "matched" and hedge and correlation_id is not None:
+            self._won_by_hedge.add(correlation_id)
         self._on_reply(outcome)
         if outcome != "matched":
             log.debug("dropped %s reply correlation_id=%s", outcome, correlation_id)
@@ -161,6 +182,11 @@ class ReplyRouter:
         """Give up every waiting request (shutdown)."""
         for correlation_id in list(self._pending):
             self.forget(correlation_id)
+
+
+def is_hedge_reply(headers: Any) -> bool:
+    """True when a consumed reply carries the ``hedge`` header (it answers a hedge copy)."""
+    return any(name == _HEDGE_HEADER for name, _value in headers or ())
 
 
 def correlation_id_of(headers: Any) -> str | None:

@@ -3,17 +3,18 @@
 The request path, in order: refuse at once when over the in-flight bound (429) or not connected
 (503); register the correlation id; produce with key = customer id and the contract headers,
 bounded by the deadline (a broker that cannot take it → 503); await the reply until the deadline
-(→ 504); map the reply status. If the broker lost the reply log meanwhile (see
-:class:`api.reply_router.RepliesLost`), send the same request again, at most
-``MAX_RESENDS`` times, still bounded by the first deadline. Replies are decoded with orjson
-and checked just enough to answer (status, journeys list, priorities): the responder validated
-every journey against the contract, so re-validating them with pydantic per request would only
-add latency.
+(→ 504), hedging to another partition when it is slow (:mod:`api.hedging`); map the reply
+status. If the broker lost the reply log meanwhile (see :class:`api.reply_router.RepliesLost`),
+send the same request again, at most ``MAX_RESENDS`` times, still bounded by the first deadline.
+Replies are decoded with orjson and checked just enough to answer (status, journeys list,
+priorities): the responder validated every journey against the contract, so re-validating them
+with pydantic per request would only add latency.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -33,7 +34,8 @@ from api.errors import (
     ReplyTooLarge,
     RequestRejected,
 )
-from api.kafka_link import Link
+from api.hedging import Hedger, hedge_partition
+from api.kafka_link import Headers, Link
 from api.metrics import GatewayMetrics
 from api.reply_router import RepliesLost, ReplyRouter
 from api.settings import GatewaySettings
@@ -42,9 +44,21 @@ from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilte
 from journeys.observability import bind_correlation_id
 
 _VERSION_HEADER = str(CONTRACT_VERSION).encode()
+_HEDGE_HEADER = (Header.HEDGE, b"1")
+log = logging.getLogger(__name__)
 #: Times one lookup is sent again after its reply log was lost (a broker that keeps losing
 #: its log within one deadline is not worth more).
 MAX_RESENDS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One request as sent: what a hedge copy repeats, and the partition the first went to."""
+
+    customer_id: str
+    value: bytes
+    headers: Headers
+    partition: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,13 @@ class Requester:
         self._deadline_s = settings.deadline_s
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
+        self._hedger = Hedger(settings.hedge_config())
+        metrics.hedge_delay.set(self._hedger.delay_s())
+
+    @property
+    def hedger(self) -> Hedger:
+        """The hedging policy and budget of this gateway."""
+        return self._hedger
 
     @property
     def in_flight(self) -> int:
@@ -125,40 +146,90 @@ class Requester:
         if traceparent is not None:
             headers.append((Header.TRACEPARENT, traceparent.encode()))
         try:
+            started = loop.time()
             for resends in range(MAX_RESENDS + 1):
                 reply = self._router.expect(correlation_id)
-                await self._send(customer_id.encode(), value, headers, deadline_loop)
+                partition = await self._send(customer_id.encode(), value, headers, deadline_loop)
+                if resends == 0:
+                    self._hedger.earn()
                 try:
-                    raw = await self._await_reply(reply, correlation_id, deadline_loop)
+                    raw = await self._await_reply(
+                        reply,
+                        correlation_id,
+                        deadline_loop,
+                        Copy(customer_id, value, headers, partition),
+                    )
                     break
                 except RepliesLost:
                     if resends == MAX_RESENDS:
                         raise self._no_reply(correlation_id) from None
                     self._metrics.resent.inc()
+            if self._router.answered_by_hedge(correlation_id):
+                self._metrics.hedges_won.inc()
+            elif resends == 0:
+                # Only first-copy round trips: hedged or resent ones would pull the p95 up.
+                self._hedger.observe(loop.time() - started)
         finally:
             self._router.forget(correlation_id)
         journeys = _answer(raw, customer_id, status)
         return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
 
     async def _send(
-        self, key: bytes, value: bytes, headers: list[tuple[str, bytes]], deadline_loop: float
-    ) -> None:
+        self,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        deadline_loop: float,
+    ) -> int:
         try:
             async with asyncio.timeout_at(deadline_loop):
-                await self._link.send(key, value, headers)
+                return await self._link.send(key, value, headers)
         except TimeoutError:
             raise KafkaUnavailable(
                 "Kafka did not accept the request before its deadline; retry later"
             ) from None
 
     async def _await_reply(
-        self, reply: asyncio.Future[bytes], correlation_id: str, deadline_loop: float
+        self,
+        reply: asyncio.Future[bytes],
+        correlation_id: str,
+        deadline_loop: float,
+        sent: Copy,
     ) -> bytes:
         try:
             async with asyncio.timeout_at(deadline_loop):
-                return await reply
+                return await self._await_or_hedge(reply, sent)
         except TimeoutError:
             raise self._no_reply(correlation_id) from None
+
+    async def _await_or_hedge(self, reply: asyncio.Future[bytes], sent: Copy) -> bytes:
+        """The reply; after the hedge delay without one, send a hedge copy and keep waiting."""
+        hedger = self._hedger
+        target = hedge_partition(sent.partition, self._link.request_partitions())
+        if not hedger.enabled or target is None:
+            return await reply
+        delay = hedger.delay_s()
+        self._metrics.hedge_delay.set(delay)
+        done, _ = await asyncio.wait((reply,), timeout=delay)
+        if done:
+            return reply.result()
+        if not hedger.try_spend():
+            self._metrics.hedges_skipped.labels("budget").inc()
+            return await reply
+        try:
+            await self._link.send(
+                sent.customer_id.encode(),
+                sent.value,
+                [*sent.headers, _HEDGE_HEADER],
+                partition=target,
+            )
+        except KafkaUnavailable as exc:
+            # The first copy is still on its way: a failed hedge only loses the second chance.
+            log.warning("hedge to partition %d not sent: %s", target, exc)
+            self._metrics.hedges_skipped.labels("send_failed").inc()
+        else:
+            self._metrics.hedges_sent.inc()
+        return await reply
 
     def _no_reply(self, correlation_id: str) -> DeadlineExceeded:
         return DeadlineExceeded(

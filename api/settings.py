@@ -16,6 +16,7 @@ import orjson
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.hedging import HedgeConfig
 from journeys.kafka import KafkaSettings
 from journeys.secrets import MIN_SECRET_LENGTH, weak_secret_reason
 
@@ -59,6 +60,23 @@ class GatewaySettings(BaseSettings):
         default=10_000,
         ge=100,
         description="Reads failing this long: the reply reader is restarted (fresh consumer).",
+    )
+
+    # Hedged requests (api/hedging.py, docs/reliability.md).
+    hedge_enabled: bool = Field(
+        default=True, description="Resend a slow request to another request partition."
+    )
+    hedge_delay_floor_ms: int = Field(
+        default=100, ge=1, le=60_000, description="Never hedge sooner than this after sending."
+    )
+    hedge_delay_ceiling_ms: int = Field(
+        default=500, ge=1, le=60_000, description="Always hedge by this time (if budget allows)."
+    )
+    hedge_budget_ratio: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="Hedges earned per request sent (long-run cap)."
+    )
+    hedge_budget_burst: int = Field(
+        default=500, ge=0, description="Most hedges the budget can save up for a bad spell."
     )
 
     # The demo page (/) and ops page (/ops): docs/demo-and-ops.md. Off in production (404).
@@ -111,6 +129,22 @@ class GatewaySettings(BaseSettings):
                 f"(JOURNEYS_KAFKA_PARTITIONS={self.kafka.partitions})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _hedge_floor_below_ceiling(self) -> GatewaySettings:
+        if self.hedge_delay_floor_ms > self.hedge_delay_ceiling_ms:
+            raise ValueError("hedge_delay_floor_ms must not exceed hedge_delay_ceiling_ms")
+        return self
+
+    def hedge_config(self) -> HedgeConfig:
+        """The hedging knobs as :class:`api.hedging.HedgeConfig`."""
+        return HedgeConfig(
+            enabled=self.hedge_enabled,
+            floor_s=self.hedge_delay_floor_ms / 1000,
+            ceiling_s=self.hedge_delay_ceiling_ms / 1000,
+            ratio=self.hedge_budget_ratio,
+            burst=float(self.hedge_budget_burst),
+        )
 
     @property
     def deadline_s(self) -> float:

@@ -7,11 +7,14 @@ Request  (topic ``journey.requests``, key = customer id, value = JSON :class:`Jo
   headers: ``correlation-id`` (opaque text, unique per request), ``reply-partition`` (decimal
   partition of ``journey.replies`` to answer on), ``deadline`` (absolute epoch milliseconds),
   ``traceparent`` (W3C), ``contract-version``, ``requester-id`` (optional: the requesting
-  instance's id, copied to the reply so a requester can tell its replies from another's).
+  instance's id, copied to the reply so a requester can tell its replies from another's);
+  ``hedge`` (``1``) on the second copy of a request a gateway hedged: a responder may see the
+  same correlation id twice.
 Reply    (topic ``journey.replies``, partition = the request's ``reply-partition``,
   key = customer id, value = JSON :class:`JourneyReply`)
   headers: ``correlation-id`` (copied from the request), ``traceparent``, ``contract-version``,
-  ``requester-id`` (copied from the request when present and well-formed).
+  ``requester-id`` (copied from the request when present and well-formed), ``hedge`` (copied
+  from the request when present).
 Dead letters (topic ``journey.requests.dlq``): the original key, value and headers, plus a
   ``reason`` header saying why the message could not be handled. A record too large to copy
   whole is cut to a bounded prefix and marked with ``truncated``, ``original-size`` and
@@ -56,6 +59,7 @@ class Header:
     TRUNCATED: Final = "truncated"
     ORIGINAL_SIZE: Final = "original-size"
     ORIGINAL_SHA256: Final = "original-sha256"
+    HEDGE: Final = "hedge"
 
 
 class ReplyStatus(StrEnum):

@@ -44,6 +44,7 @@ _KNOWN_HEADERS: Final = frozenset(
         Header.TRACEPARENT,
         Header.CONTRACT_VERSION,
         Header.REQUESTER_ID,
+        Header.HEDGE,
     }
 )
 
@@ -73,6 +74,8 @@ class Routing:
     reply_partition: int
     traceparent: str | None
     requester_id: str | None = None
+    #: The request is a gateway's hedge copy; the reply says so (the gateway counts hedges won).
+    hedge: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +164,13 @@ def _routing(headers: dict[str, str], reply_partitions: int) -> Routing:
     requester_id = headers.get(Header.REQUESTER_ID)
     if requester_id is not None and not _REQUESTER_ID_RE.match(requester_id):
         requester_id = None
-    return Routing(correlation_id, partition, traceparent, requester_id)
+    return Routing(
+        correlation_id,
+        partition,
+        traceparent,
+        requester_id,
+        hedge=headers.get(Header.HEDGE) == "1",
+    )
 
 
 def _decimal(headers: dict[str, str], name: str) -> int:

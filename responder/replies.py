@@ -115,6 +115,8 @@ def reply_headers(routing: Routing) -> list[tuple[str, bytes]]:
     headers.append((Header.CONTRACT_VERSION, _VERSION_BYTES))
     if routing.requester_id is not None:
         headers.append((Header.REQUESTER_ID, routing.requester_id.encode()))
+    if routing.hedge:
+        headers.append((Header.HEDGE, b"1"))
     return headers
 
 

@@ -114,6 +114,7 @@ class Responder:
                 role="responder",
                 group_id=self._settings.group_id,
                 max_poll_records=self._settings.max_batch,
+                group_instance_id=self._settings.group_instance_id,
             )
             self._consumer.subscribe(
                 [kafka.requests_topic], listener=_LogAssignment(self._settings.group_id)
@@ -142,11 +143,14 @@ class Responder:
         )
 
     async def _close(self) -> None:
-        # Stopping the consumer leaves the group, so its partitions move on at once.
+        # Stopping the consumer leaves the group, so its partitions move on at once. A static
+        # member (group_instance_id) stays: its restart takes the partitions back without a
+        # rebalance, and the gateways' hedges answer its requests meanwhile.
         consumer, self._consumer = self._consumer, None
         producer, self._producer = self._producer, None
         if consumer is not None:
-            await leave_group(consumer)
+            if self._settings.group_instance_id is None:
+                await leave_group(consumer)
             with contextlib.suppress(KafkaError):
                 await consumer.stop()
         if producer is not None:

@@ -31,6 +31,12 @@ class ResponderSettings(BaseSettings):
     )
 
     group_id: str = Field(default="journeys-responder", min_length=1)
+    group_instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Static group membership: a restart with the same id takes its partitions "
+        "back without a rebalance (unique per responder instance).",
+    )
     max_batch: int = Field(default=500, ge=1, le=10_000, description="Records per poll at most.")
     poll_timeout_ms: int = Field(
         default=100, ge=1, le=5_000, description="How long a poll waits; bounds shutdown time."

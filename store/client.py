@@ -140,6 +140,14 @@ class ScanResult:
         return pa.Table.from_batches(list(self), schema=JOURNEY_SCHEMA)
 
 
+#: gRPC channel options: retry a lost server every 100-500 ms instead of backing off to 120 s.
+_RECONNECT_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+)
+
+
 class StoreClient:
     """A connection to the store server, authenticated with one bearer token."""
 
@@ -156,7 +164,9 @@ class StoreClient:
         self.timeout = timeout
         self.bulk_timeout = bulk_timeout
         self._headers = [(b"authorization", f"Bearer {token}".encode())]
-        kwargs: dict[str, Any] = {}
+        # gRPC's reconnect backoff grows to 120 s by default: after a store restart the
+        # responder would stay unavailable for seconds after the store is back. Cap it.
+        kwargs: dict[str, Any] = {"generic_options": list(_RECONNECT_OPTIONS)}
         if tls_root_certs is not None:
             kwargs["tls_root_certs"] = tls_root_certs
         with _translated():

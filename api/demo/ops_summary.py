@@ -46,6 +46,8 @@ class Names:
     GATEWAY_IN_FLIGHT: Final = "journeys_gateway_in_flight_requests"
     GATEWAY_SHED: Final = "journeys_gateway_shed_requests_total"
     GATEWAY_DROPPED: Final = "journeys_gateway_dropped_replies_total"
+    GATEWAY_HEDGES_SENT: Final = "journeys_gateway_hedges_sent_total"
+    GATEWAY_HEDGES_WON: Final = "journeys_gateway_hedges_won_total"
     RESPONDER_REQUESTS: Final = "journeys_responder_requests_total"
     RESPONDER_LAG: Final = "journeys_responder_consumer_lag"
     RESPONDER_REPLIES: Final = "journeys_responder_replies_total"
@@ -82,6 +84,8 @@ class GatewayFigures(BaseModel):
     in_flight: int
     shed_total: dict[str, int] = Field(description="429/503/504 answers by reason.")
     dropped_replies_total: dict[str, int]
+    hedges_sent_total: int = Field(description="Second copies sent to another partition.")
+    hedges_won_total: int = Field(description="Hedged lookups answered by their second copy.")
 
 
 class ResponderFigures(BaseModel):
@@ -199,6 +203,8 @@ def _gateway(now: Samples, before: Samples | None, span: float | None) -> Gatewa
         in_flight=_int(total(now, Names.GATEWAY_IN_FLIGHT)),
         shed_total=_ints(by_label(now, Names.GATEWAY_SHED, "reason")),
         dropped_replies_total=_ints(by_label(now, Names.GATEWAY_DROPPED, "reason")),
+        hedges_sent_total=_int(total(now, Names.GATEWAY_HEDGES_SENT)),
+        hedges_won_total=_int(total(now, Names.GATEWAY_HEDGES_WON)),
     )
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from journeys.devstack import EmbeddedStack, StackError, StackSettings, make_private
+from journeys.devstack.supervisor import Supervised
 
 console = Console()
 
@@ -77,10 +78,16 @@ def up(
         stack.start(on_starting=lambda name: console.print(f"[dim]starting[/] {name} …"))
         _print_ready(stack)
         dead = stack.watch(
-            lambda: False, on_restart=lambda line: console.print(f"[yellow]Kafka:[/] {line}")
+            lambda: False,
+            on_restart=lambda line: console.print(f"[yellow]Kafka:[/] {line}"),
+            on_crash=_say_restarting,
         )
         if dead is not None:
-            console.print(f"[red]error:[/] {dead.name} stopped unexpectedly; see {dead.log_path}")
+            policy = stack.supervisor.policy
+            console.print(
+                f"[red]error:[/] {dead.name} crashed more than {policy.max_crashes} times in "
+                f"{policy.window_s:.0f}s; stopping everything. See {dead.log_path}"
+            )
             code = 1
     except KeyboardInterrupt:
         console.print("stopping …")
@@ -92,6 +99,13 @@ def up(
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop(on_stopping=lambda name: console.print(f"[dim]stopped[/] {name}"))
     raise typer.Exit(code)
+
+
+def _say_restarting(child: Supervised, code: int, backoff_s: float) -> None:
+    console.print(
+        f"[yellow]{child.name} exited with code {code}; restarting in {backoff_s:.1f}s[/] "
+        f"(log: {child.log_path})"
+    )
 
 
 def _say_which_broker(stack: EmbeddedStack) -> None:

@@ -23,17 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from journeys.devstack.broker_restart import recreate_topics, restart_broker
 from journeys.devstack.child_process import ChildProcess
 from journeys.devstack.errors import PortInUse, StackError
 from journeys.devstack.local_airflow import LocalAirflow, StoreConnection
 from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
 from journeys.devstack.postgres_cluster import LocalCluster
 from journeys.devstack.processes import free_port, journeys_command, port_open
-from journeys.devstack.supervisor import Supervised, Supervisor, http_ok
+from journeys.devstack.supervisor import OnRestart, Supervised, Supervisor, http_ok, relaunch
 from journeys.devstack.tansu_recycler import DEFAULT_MAX_MESSAGES, TansuRecycler
+from journeys.kafka import KafkaSettings
+from journeys.kafka.errors import BrokerError
 
 DEMO_CUSTOMER = "cust-0000001"
 HOST = "127.0.0.1"
@@ -244,31 +248,48 @@ class EmbeddedStack:
         self,
         stop_requested: Callable[[], bool],
         on_restart: Callable[[str], None] | None = None,
+        on_crash: OnRestart | None = None,
     ) -> Supervised | None:
-        """Block until a stop is requested (None) or a child dies (returns it).
+        """Block until a stop is requested (None) or a child crashed too often (returns it).
 
-        On the Tansu fallback the broker is restarted before its retained messages slow it
-        down (see :class:`TansuRecycler`); ``on_restart`` hears about each restart.
+        A crashed child is restarted after a backoff (the supervisor's :class:`RestartPolicy`);
+        ``on_crash`` hears about each such restart. On the Tansu fallback the broker is also
+        restarted before its retained messages slow it down (see :class:`TansuRecycler`);
+        ``on_restart`` hears about each of those.
         """
         recycler = self._tansu_recycler(on_restart)
         tick = None if recycler is None else recycler.tick
-        return self.supervisor.watch(stop_requested, tick=tick)
+        return self.supervisor.watch(
+            stop_requested, tick=tick, on_restart=on_crash, restart=self._restart_crashed
+        )
+
+    def _restart_crashed(self, child: Supervised) -> None:
+        """Bring a crashed child back; the broker (which starts empty) with the Kafka clients
+        paused and the topics recreated before they reconnect (:mod:`broker_restart`)."""
+        if self.broker is None or child is not self.broker.broker:
+            relaunch(child)
+            return
+        kafka = self._kafka_settings()
+        try:
+            restart_broker(child, self.kafka_clients, lambda: recreate_topics(kafka))
+        except (BrokerError, KafkaError, TimeoutError, OSError) as exc:
+            raise StackError(f"cannot restart {child.name}: {exc}") from exc
+
+    def _kafka_settings(self) -> KafkaSettings:
+        """The same broker, profile and partitions the children get from _kafka_env()."""
+        return KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            profile=self.kafka_profile,
+            partitions=self.settings.partitions,
+        )
 
     def _tansu_recycler(self, on_restart: Callable[[str], None] | None) -> TansuRecycler | None:
         limit = self.settings.tansu_restart_messages
         if self.broker is None or self.broker.broker.kind != "tansu" or limit == 0:
             return None
-        from journeys.kafka import KafkaSettings
-
-        # The same broker, profile and partitions the children get from _kafka_env().
-        kafka = KafkaSettings(
-            bootstrap_servers=self.bootstrap_servers,
-            profile=self.kafka_profile,
-            partitions=self.settings.partitions,
-        )
         return TansuRecycler(
             self.broker.broker,
-            kafka,
+            self._kafka_settings(),
             max_messages=limit,
             clients=self.kafka_clients,
             on_restart=on_restart,
@@ -347,6 +368,8 @@ class EmbeddedStack:
             "JOURNEYS_RESPONDER_STORE__URL": self.store_url,
             "JOURNEYS_RESPONDER_STORE__TOKEN": self.reader_token,
             "JOURNEYS_RESPONDER_METRICS_PORT": str(s.responder_metrics_port),
+            # Static membership: a restarted responder takes its partitions back at once.
+            "JOURNEYS_RESPONDER_GROUP_INSTANCE_ID": "responder-0",
         }
         metrics = f"http://{HOST}:{s.responder_metrics_port}/metrics"
         return ChildProcess(

@@ -21,19 +21,26 @@ Apache Kafka needs none of this: it applies the topics' retention.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from journeys.kafka import KafkaSettings, ensure_topics, product_topics
+from journeys.devstack.broker_restart import (
+    KAFKA_CALL_TIMEOUT_S,
+    Pausable,
+    RestartableBroker,
+    paused,
+    recreate_topics,
+    restart_broker,
+)
+from journeys.kafka import KafkaSettings, product_topics
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_MAX_MESSAGES", "TansuRecycler", "paused"]
 
 #: Restart once a partition holds this many messages (the reply partition gets there first).
 #: Measured with bench/soak.py at 300 lookups/s: Tansu's CPU climbs from 65 % of a core in the
@@ -42,41 +49,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGES = 12_000
 #: How often the partitions' end offsets are read.
 DEFAULT_CHECK_INTERVAL_S = 5.0
-#: Bound on one end-offset query and on recreating the topics.
-KAFKA_CALL_TIMEOUT_S = 10.0
-
-
-class RestartableBroker(Protocol):
-    """The broker being recycled (a :class:`journeys.devstack.TansuBroker`)."""
-
-    name: str
-
-    def start(self) -> object:
-        """Start and wait until it answers."""
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """Stop it."""
-
-
-class Pausable(Protocol):
-    """A Kafka client process of the stack (a :class:`journeys.devstack.ChildProcess`)."""
-
-    def signal(self, sig: signal.Signals) -> None:
-        """Send ``sig`` to the process."""
-
-
-@contextlib.contextmanager
-def paused(clients: Sequence[Pausable]) -> Iterator[None]:
-    """SIGSTOP ``clients`` for the block; SIGCONT them on every path."""
-    stopped: list[Pausable] = []
-    try:
-        for client in clients:
-            client.signal(signal.SIGSTOP)
-            stopped.append(client)
-        yield
-    finally:
-        for client in stopped:
-            client.signal(signal.SIGCONT)
 
 
 class TansuRecycler:
@@ -143,10 +115,7 @@ class TansuRecycler:
     def restart(self, why: str) -> None:
         """Stop the broker, start it empty on the same port and recreate the topics."""
         started = self._clock()
-        with paused(self.clients):
-            self.broker.stop(timeout=0)  # memory storage: nothing to flush, no grace period
-            self.broker.start()
-            asyncio.run(self._recreate_topics())
+        restart_broker(self.broker, self.clients, self._recreate_topics)
         self.restarts += 1
         message = (
             f"restarted {self.broker.name} ({why}) in {self._clock() - started:.1f} s;"
@@ -158,5 +127,4 @@ class TansuRecycler:
             self.on_restart(message)
 
     async def _recreate_topics(self) -> None:
-        async with asyncio.timeout(KAFKA_CALL_TIMEOUT_S):
-            await ensure_topics(self.kafka)
+        await recreate_topics(self.kafka)

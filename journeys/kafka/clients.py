@@ -58,12 +58,14 @@ def create_consumer(
     group_id: str | None = None,
     auto_offset_reset: str = "earliest",
     max_poll_records: int | None = None,
+    group_instance_id: str | None = None,
 ) -> AIOKafkaConsumer:
     """An unstarted consumer: group-managed on ``topics`` when ``group_id`` is given,
     otherwise for manual ``assign()``. Offsets are committed explicitly by the caller."""
     return AIOKafkaConsumer(
         *topics,
         group_id=group_id,
+        group_instance_id=group_instance_id,
         auto_offset_reset=auto_offset_reset,
         max_poll_records=max_poll_records,
         **consumer_kwargs(settings, role=role),

@@ -8,6 +8,7 @@ the reply consumer would, using a ``respond`` function the test chooses. It can 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,11 @@ class SentRequest:
     key: bytes
     value: bytes
     headers: dict[str, str]
+    partition: int = 0
+
+    @property
+    def is_hedge(self) -> bool:
+        return self.headers.get(Header.HEDGE) == "1"
 
     @property
     def correlation_id(self) -> str:
@@ -55,6 +61,7 @@ class FakeKafka:
     is_readable: bool = True
     send_error: Exception | None = None
     send_hangs: bool = False
+    partitions: int = 8
     sent: list[SentRequest] = field(default_factory=list)
     router: ReplyRouter | None = None
     started: bool = False
@@ -84,8 +91,19 @@ class FakeKafka:
     async def ready(self) -> bool:
         return self.is_connected
 
-    async def send(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        request = SentRequest(key, value, {name: raw.decode() for name, raw in headers})
+    def request_partitions(self) -> int:
+        return self.partitions
+
+    async def send(
+        self,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        partition: int | None = None,
+    ) -> int:
+        if partition is None:
+            partition = zlib.crc32(key) % self.partitions  # by key, like the real partitioner
+        request = SentRequest(key, value, {name: raw.decode() for name, raw in headers}, partition)
         self.sent.append(request)
         self._sent_more.set()
         if self.send_hangs:
@@ -96,7 +114,14 @@ class FakeKafka:
             answer = self.respond(request)
             if answer is not None:
                 # Like the consumer task: the reply arrives on a later loop iteration.
-                asyncio.get_running_loop().call_soon(self.deliver, request.correlation_id, answer)
+                asyncio.get_running_loop().call_soon(
+                    self._deliver_reply, request.correlation_id, answer, request.is_hedge
+                )
+        return partition
+
+    def _deliver_reply(self, correlation_id: str, value: bytes, hedge: bool) -> None:
+        assert self.router is not None
+        self.router.deliver(correlation_id, value, hedge=hedge)
 
     async def wait_sent(self, count: int) -> None:
         """Return once ``count`` requests have been produced (bound it with a timeout)."""
@@ -104,10 +129,10 @@ class FakeKafka:
             self._sent_more.clear()
             await self._sent_more.wait()
 
-    def deliver(self, correlation_id: str | None, value: bytes) -> str:
-        """A reply read from this gateway's partition."""
+    def deliver(self, correlation_id: str | None, value: bytes, *, hedge: bool = False) -> str:
+        """A reply read from this gateway's partition (``hedge``: it answers a hedge copy)."""
         assert self.router is not None
-        return self.router.deliver(correlation_id, value)
+        return self.router.deliver(correlation_id, value, hedge=hedge)
 
 
 def unavailable_link() -> FakeKafka:

@@ -105,7 +105,12 @@ class ProcessStack:
         port = self.store_port
         return self._start(
             ChildProcess(
-                "store", argv, self.work_dir / "store.log", env=env, ready=lambda: port_open(port)
+                "store",
+                argv,
+                self.work_dir / "store.log",
+                env=env,
+                ready=lambda: port_open(port),
+                ready_timeout_s=90,  # a loaded 2-core CI machine can take 30 s to import it
             )
         )
 
@@ -145,7 +150,13 @@ class ProcessStack:
         return Responder(metrics, self._start(process))
 
     def start_gateway(self, name: str = "gateway", reply_partition: int = 0, **env: str) -> Gateway:
-        port = free_port()
+        """A gateway on a free port."""
+        return self.start_gateway_on(free_port(), name, reply_partition, env)
+
+    def start_gateway_on(
+        self, port: int, name: str, reply_partition: int, env: dict[str, str]
+    ) -> Gateway:
+        """A gateway on ``port`` (pass a stopped gateway's port to restart it in place)."""
         environment = {
             **self.kafka_env(),
             "JOURNEYS_GATEWAY_HOST": "127.0.0.1",

@@ -74,7 +74,8 @@ function render(summary) {
       el("td", { class: "num" }, number(s.total)))) : [el("tr", {}, el("td", { colspan: "3", class: "muted" }, "no lookups yet"))]);
   const shed = Object.entries(g.shed_total).map(([k, v]) => `${k} ${v}`).join(", ");
   const dropped = Object.entries(g.dropped_replies_total).map(([k, v]) => `${k} ${v}`).join(", ");
-  $("#shed").textContent = `Shed since start: ${shed}. Dropped replies: ${dropped}.`;
+  $("#shed").textContent = `Shed since start: ${shed}. Dropped replies: ${dropped}. ` +
+    `Hedges sent: ${number(g.hedges_sent_total)}, won: ${number(g.hedges_won_total)}.`;
 
   const store = summary.store;
   setValue("rows-open", store ? store.rows_open : null, 0);

@@ -35,6 +35,8 @@ def gateway(
         "journeys_gateway_in_flight_requests": {(): 3.0},
         "journeys_gateway_shed_requests_total": {(("reason", "deadline"),): 1.0},
         "journeys_gateway_dropped_replies_total": {(("reason", "late"),): 2.0},
+        "journeys_gateway_hedges_sent_total": {(): 7.0},
+        "journeys_gateway_hedges_won_total": {(): 5.0},
     }
 
 
@@ -80,6 +82,7 @@ def test_rates_and_percentiles_cover_only_the_lookup_route_within_the_window() -
     assert g.in_flight == 3
     assert g.shed_total == {"deadline": 1}
     assert g.dropped_replies_total == {"late": 2}
+    assert (g.hedges_sent_total, g.hedges_won_total) == (7, 5)
 
 
 def test_without_a_baseline_there_are_totals_but_no_rates() -> None:

@@ -59,6 +59,7 @@ def test_reply_examples_parse_with_the_contract() -> None:
         Header.TRUNCATED,
         Header.ORIGINAL_SIZE,
         Header.ORIGINAL_SHA256,
+        Header.HEDGE,
         *ReplyStatus,
         *StatusFilter,
         *COLUMN_NAMES,
@@ -70,3 +71,9 @@ def test_every_contract_name_is_documented(name: str) -> None:
 
 def test_the_id_rule_is_documented_verbatim() -> None:
     assert f"`{ID_PATTERN}`" in DOC.read_text()
+
+
+def test_the_doc_says_a_responder_may_see_a_correlation_id_twice() -> None:
+    text = DOC.read_text()
+    assert "## Hedged requests" in text
+    assert "may see a correlation id twice" in text
