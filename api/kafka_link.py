@@ -24,7 +24,7 @@ from api.errors import KafkaUnavailable
 from api.reply_reader import ReplyReader
 from api.reply_router import ReplyRouter
 from api.settings import GatewaySettings
-from journeys.kafka import KafkaSetupError, create_producer, ensure_topics
+from journeys.kafka import PRODUCER_BROKEN, KafkaSetupError, create_producer, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,11 @@ class KafkaLink:
         self._connector: asyncio.Task[None] | None = None
         self._up = False
         self._probe_ok_until = 0.0
+        self._replacing = asyncio.Lock()
         #: Times the reply reader stopped and the link reconnected.
         self.reader_restarts = 0
+        #: Times the producer was replaced (see :data:`journeys.kafka.PRODUCER_BROKEN`).
+        self.producer_replacements = 0
 
     async def start(self) -> None:
         """Start connecting in the background."""
@@ -186,9 +189,24 @@ class KafkaLink:
                 self._kafka.requests_topic, value, key=key, headers=headers, partition=partition
             )
         except KafkaError as exc:
+            if isinstance(exc, PRODUCER_BROKEN):
+                await self._replace_producer(producer)
             raise KafkaUnavailable(f"Kafka refused the request: {exc}") from exc
         written: int = metadata.partition
         return written
+
+    async def _replace_producer(self, broken: AIOKafkaProducer) -> None:
+        """A new idempotent producer for one whose sequence numbers the broker refuses."""
+        stopping: AIOKafkaProducer = broken
+        async with self._replacing:
+            if self._producer is not broken:
+                return  # another request already replaced it (or the link reconnected)
+            log.warning("the producer's sequence numbers no longer match the broker's: replacing")
+            producer = create_producer(self._kafka, role=f"gateway-{self._partition}")
+            await producer.start()
+            self._producer = producer
+            self.producer_replacements += 1
+        await _bounded(stopping.stop(), "broken producer")
 
     async def _close_clients(self) -> None:
         self._up = False

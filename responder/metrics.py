@@ -64,6 +64,11 @@ class ResponderMetrics:
             "Batches whose replies could not all be produced (re-read, not committed).",
             registry=r,
         )
+        self.producer_replacements = Counter(
+            "journeys_responder_producer_replacements",
+            "Producers replaced because their sequence numbers no longer matched the broker's.",
+            registry=r,
+        )
         self.oversized_dropped = Counter(
             "journeys_responder_oversized_dropped",
             "Replies or dead letters Kafka refused as too large, dropped (never re-read).",

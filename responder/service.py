@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLarge
 from aiokafka.structs import TopicPartition
 
 from journeys.kafka import (
+    PRODUCER_BROKEN,
     create_consumer,
     create_producer,
     ensure_topics,
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 _LAG_INTERVAL_S: Final = 0.25
 _POSITION_TIMEOUT_S: Final = 0.5
 _PRODUCE_RETRY_PAUSE_S: Final = 0.5
+_PRODUCER_STOP_TIMEOUT_S: Final = 5.0
 _T = TypeVar("_T")
 _TOO_LARGE: Final = (MessageSizeTooLargeError, RecordTooLargeError)
 
@@ -185,12 +187,27 @@ class Responder:
                     exc,
                 )
                 self._rewind(records)
+                if isinstance(exc, PRODUCER_BROKEN):
+                    await self._replace_producer()
                 await asyncio.sleep(_PRODUCE_RETRY_PAUSE_S)
                 return
             self._metrics.record_batch(result)
             log_answers(result.replies, span.get_span_context())
             self.batches += 1
             await self._commit(records)
+
+    async def _replace_producer(self) -> None:
+        """A new idempotent producer (new producer id) for one whose sequence state broke."""
+        old, self._producer = self._producer, None
+        log.warning("the producer's sequence numbers no longer match the broker's: replacing it")
+        if old is not None:
+            with contextlib.suppress(KafkaError, TimeoutError):
+                async with asyncio.timeout(_PRODUCER_STOP_TIMEOUT_S):
+                    await old.stop()
+        producer = create_producer(self._kafka, role="responder")
+        await producer.start()
+        self._producer = producer
+        self._metrics.producer_replacements.inc()
 
     async def _produce(self, messages: Sequence[Outbound]) -> None:
         producer = self._require(self._producer)

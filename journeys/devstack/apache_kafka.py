@@ -186,6 +186,7 @@ class ApacheKafkaBroker(BrokerProcess):
         ready_timeout: float = 300.0,
         overrides: Mapping[str, str] | None = None,
         optimise: bool = True,
+        keep_log: bool = False,
     ) -> None:
         self.host = host
         self.port = port if port is not None else free_port(host)
@@ -200,6 +201,9 @@ class ApacheKafkaBroker(BrokerProcess):
         self.ready_timeout = ready_timeout
         self.overrides = dict(overrides or {})
         self.optimise = optimise
+        #: Start again on the log of the previous start, like a production broker's restart
+        #: (the chaos suite's broker restart); otherwise every start begins empty.
+        self.keep_log = keep_log
         self.controller_port = 0
         super().__init__()
 
@@ -247,13 +251,21 @@ class ApacheKafkaBroker(BrokerProcess):
         ]
 
     def _prepare(self) -> Path:
-        """Wipe the log directory, write the configuration, format for KRaft."""
-        shutil.rmtree(self.data_dir / "logs", ignore_errors=True)
+        """Wipe the log directory, write the configuration, format for KRaft.
+
+        With ``keep_log`` a directory formatted by an earlier start is kept as it is, and the
+        controller keeps its port.
+        """
+        restarting = self.keep_log and (self.data_dir / "logs" / "meta.properties").exists()
+        if not restarting:
+            shutil.rmtree(self.data_dir / "logs", ignore_errors=True)
+            self.controller_port = free_port(self.host)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.controller_port = free_port(self.host)
         config = self.data_dir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in self.server_properties().items()))
         (self.data_dir / "log4j2.properties").write_text(_LOG4J2)
+        if restarting:
+            return config
         argv = self._java(
             "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config),
             log_level="WARN", short_lived=True,

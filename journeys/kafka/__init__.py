@@ -3,6 +3,7 @@ admin. The development broker lives in :mod:`journeys.devstack`."""
 
 from journeys.kafka.admin import ensure_topics, product_topics, topic_configs
 from journeys.kafka.clients import (
+    PRODUCER_BROKEN,
     consumer_kwargs,
     create_consumer,
     create_producer,
@@ -21,6 +22,7 @@ from journeys.kafka.settings import FETCH_MAX_WAIT_MS, KafkaSettings, Profile
 
 __all__ = [
     "FETCH_MAX_WAIT_MS",
+    "PRODUCER_BROKEN",
     "BrokerError",
     "BrokerNotFound",
     "BrokerStartError",

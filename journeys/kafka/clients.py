@@ -12,12 +12,28 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+)
 from aiokafka.protocol.group import LeaveGroupRequest
 
 from journeys.kafka.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+#: Produce errors after which an idempotent producer never succeeds again: its sequence numbers
+#: no longer match the broker's (e.g. batches that expired while the broker was down left a
+#: gap). The Java client bumps its epoch; aiokafka does not, so only a new producer recovers.
+PRODUCER_BROKEN: tuple[type[KafkaError], ...] = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+)
 
 
 def producer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:

@@ -143,9 +143,10 @@ class LoadClient:
         seconds: float,
         fault: Callable[[], Awaitable[None]] | None = None,
         fault_at_s: float = 3.0,
+        max_run_s: float = MAX_RUN_S,
     ) -> LoadReport:
         """Run the load for ``seconds`` and at least ``TAIL_S`` after ``fault`` (started
-        ``fault_at_s`` into the run) has finished, at most ``MAX_RUN_S``.
+        ``fault_at_s`` into the run) has finished, at most ``max_run_s``.
 
         Returns after every request is answered or timed out and the fault has finished.
         """
@@ -162,7 +163,7 @@ class LoadClient:
             gateways = itertools.cycle(range(len(self._urls)))
             for n in itertools.count():
                 at = started + n / self._rate
-                if self._finished(at - started, seconds, faulting):
+                if self._finished(at - started, seconds, faulting, max_run_s):
                     break
                 await asyncio.sleep(max(0.0, at - time.monotonic()))
                 if len(tasks) >= MAX_OUTSTANDING:
@@ -177,8 +178,10 @@ class LoadClient:
             await faulting
         return report
 
-    def _finished(self, elapsed: float, seconds: float, faulting: asyncio.Task[None]) -> bool:
-        if elapsed >= MAX_RUN_S:
+    def _finished(
+        self, elapsed: float, seconds: float, faulting: asyncio.Task[None], max_run_s: float
+    ) -> bool:
+        if elapsed >= max_run_s:
             return True
         if elapsed < seconds or not faulting.done():
             return False
