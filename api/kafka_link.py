@@ -24,7 +24,13 @@ from api.errors import KafkaUnavailable
 from api.reply_reader import ReplyReader
 from api.reply_router import ReplyRouter
 from api.settings import GatewaySettings
-from journeys.kafka import PRODUCER_BROKEN, KafkaSetupError, create_producer, ensure_topics
+from journeys.kafka import (
+    PRODUCER_BROKEN,
+    KafkaSetupError,
+    create_producer,
+    ensure_topics,
+    replace_producer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -197,16 +203,13 @@ class KafkaLink:
 
     async def _replace_producer(self, broken: AIOKafkaProducer) -> None:
         """A new idempotent producer for one whose sequence numbers the broker refuses."""
-        stopping: AIOKafkaProducer = broken
         async with self._replacing:
             if self._producer is not broken:
                 return  # another request already replaced it (or the link reconnected)
-            log.warning("the producer's sequence numbers no longer match the broker's: replacing")
-            producer = create_producer(self._kafka, role=f"gateway-{self._partition}")
-            await producer.start()
-            self._producer = producer
-            self.producer_replacements += 1
-        await _bounded(stopping.stop(), "broken producer")
+            role = f"gateway-{self._partition}"
+            self._producer = await replace_producer(broken, self._kafka, role=role)
+            if self._producer is not broken:
+                self.producer_replacements += 1
 
     async def _close_clients(self) -> None:
         self._up = False

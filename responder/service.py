@@ -28,6 +28,7 @@ from journeys.kafka import (
     ensure_topics,
     leave_group,
     read_from_start_if_truncated,
+    replace_producer,
 )
 from responder.batch import BatchHandler
 from responder.errors import ResponderStartError
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 _LAG_INTERVAL_S: Final = 0.25
 _POSITION_TIMEOUT_S: Final = 0.5
 _PRODUCE_RETRY_PAUSE_S: Final = 0.5
-_PRODUCER_STOP_TIMEOUT_S: Final = 5.0
 _T = TypeVar("_T")
 _TOO_LARGE: Final = (MessageSizeTooLargeError, RecordTooLargeError)
 
@@ -198,16 +198,10 @@ class Responder:
 
     async def _replace_producer(self) -> None:
         """A new idempotent producer (new producer id) for one whose sequence state broke."""
-        old, self._producer = self._producer, None
-        log.warning("the producer's sequence numbers no longer match the broker's: replacing it")
-        if old is not None:
-            with contextlib.suppress(KafkaError, TimeoutError):
-                async with asyncio.timeout(_PRODUCER_STOP_TIMEOUT_S):
-                    await old.stop()
-        producer = create_producer(self._kafka, role="responder")
-        await producer.start()
-        self._producer = producer
-        self._metrics.producer_replacements.inc()
+        broken = self._require(self._producer)
+        self._producer = await replace_producer(broken, self._kafka, role="responder")
+        if self._producer is not broken:
+            self._metrics.producer_replacements.inc()
 
     async def _produce(self, messages: Sequence[Outbound]) -> None:
         producer = self._require(self._producer)

@@ -10,6 +10,7 @@ from journeys.kafka.clients import (
     leave_group,
     producer_kwargs,
     read_from_start_if_truncated,
+    replace_producer,
 )
 from journeys.kafka.errors import (
     BrokerError,
@@ -38,5 +39,6 @@ __all__ = [
     "producer_kwargs",
     "product_topics",
     "read_from_start_if_truncated",
+    "replace_producer",
     "topic_configs",
 ]

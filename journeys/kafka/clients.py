@@ -8,6 +8,7 @@ owns them with ``async with`` (aiokafka clients are async context managers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -65,6 +66,29 @@ def consumer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
 def create_producer(settings: KafkaSettings, *, role: str) -> AIOKafkaProducer:
     """An unstarted producer for ``settings``."""
     return AIOKafkaProducer(**producer_kwargs(settings, role=role))
+
+
+async def replace_producer(
+    broken: AIOKafkaProducer, settings: KafkaSettings, *, role: str, stop_timeout_s: float = 5.0
+) -> AIOKafkaProducer:
+    """A started new producer for ``broken`` (see :data:`PRODUCER_BROKEN`), which is stopped.
+
+    If the new one cannot start (the broker is still away), ``broken`` is returned as it is:
+    its next failure tries again.
+    """
+    log.warning("the producer's sequence numbers no longer match the broker's: replacing it")
+    producer = create_producer(settings, role=role)
+    try:
+        await producer.start()
+    except (KafkaError, OSError) as exc:
+        log.warning("cannot start a new producer yet (%s); keeping the old one", exc)
+        with contextlib.suppress(KafkaError, OSError):
+            await producer.stop()
+        return broken
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        async with asyncio.timeout(stop_timeout_s):
+            await broken.stop()
+    return producer
 
 
 def create_consumer(
