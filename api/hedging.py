@@ -13,8 +13,9 @@ one, and the bucket holds at most ``burst`` tokens, enough to ride out one respo
 timeout without letting a fleet-wide slowdown double the load for long.
 
 Which partition: the requests topic is keyed by customer id, so the first copy lands on the
-key's partition; the hedge goes to the NEXT partition (``(p + 1) mod n``). The responders' group
-uses round-robin assignment (aiokafka's default), which gives consecutive partitions to different
+key's partition; the hedge goes to the NEXT partition (``(p + 1) mod n``, skipping partitions
+the :class:`~api.partition_breaker.PartitionBreaker` avoids). The responders' group uses
+round-robin assignment (aiokafka's default), which gives consecutive partitions to different
 members whenever there are at least two, so the hedge reaches another responder.
 """
 
@@ -93,13 +94,3 @@ class Hedger:
             return False
         self._tokens -= 1.0
         return True
-
-
-def hedge_partition(primary: int, partitions: int) -> int | None:
-    """The partition a hedge goes to: the one after the primary's (see the module docstring).
-
-    None when the topic has a single partition: a hedge would reach the same responder.
-    """
-    if partitions < 2:
-        return None
-    return (primary + 1) % partitions

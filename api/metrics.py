@@ -86,6 +86,17 @@ class GatewayMetrics:
         )
         for reason in ("budget", "send_failed"):
             self.hedges_skipped.labels(reason)
+        self.rerouted = Counter(
+            "journeys_gateway_rerouted_requests",
+            "First copies sent to the next request partition because the key's partition "
+            "stopped answering (api/partition_breaker.py).",
+            registry=self.registry,
+        )
+        self.open_partitions = Gauge(
+            "journeys_gateway_avoided_partitions",
+            "Request partitions first copies currently avoid (probed once per interval).",
+            registry=self.registry,
+        )
         self.resent = Counter(
             "journeys_gateway_resent_requests",
             "Lookups sent again because the broker lost the reply log under them.",

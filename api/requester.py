@@ -4,8 +4,10 @@ The request path, in order: refuse at once when over the in-flight bound (429) o
 (503); register the correlation id; produce with key = customer id and the contract headers,
 bounded by the deadline (a broker that cannot take it → 503); await the reply until the deadline
 (→ 504), hedging to another partition when it is slow (:mod:`api.hedging`); map the reply
-status. If the broker lost the reply log meanwhile (see :class:`api.reply_router.RepliesLost`),
-send the same request again, at most ``MAX_RESENDS`` times, still bounded by the first deadline.
+status. A partition whose first copies keep losing to their hedges is avoided for a while
+(:mod:`api.partition_breaker`): requests keyed to it go to the next partition at once. If the
+broker lost the reply log meanwhile (see :class:`api.reply_router.RepliesLost`), send the same
+request again, at most ``MAX_RESENDS`` times, still bounded by the first deadline.
 Replies are decoded with orjson and checked just enough to answer (status, journeys list,
 priorities): the responder validated every journey against the contract, so re-validating them
 with pydantic per request would only add latency.
@@ -34,9 +36,10 @@ from api.errors import (
     ReplyTooLarge,
     RequestRejected,
 )
-from api.hedging import Hedger, hedge_partition
+from api.hedging import Hedger
 from api.kafka_link import Headers, Link
 from api.metrics import GatewayMetrics
+from api.partition_breaker import PartitionBreaker, key_partition
 from api.reply_router import RepliesLost, ReplyRouter
 from api.settings import GatewaySettings
 from api.tracing import outgoing_traceparent
@@ -97,12 +100,18 @@ class Requester:
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
         self._hedger = Hedger(settings.hedge_config())
+        self._breaker = PartitionBreaker(settings.breaker_config())
         metrics.hedge_delay.set(self._hedger.delay_s())
 
     @property
     def hedger(self) -> Hedger:
         """The hedging policy and budget of this gateway."""
         return self._hedger
+
+    @property
+    def breaker(self) -> PartitionBreaker:
+        """Which request partitions first copies avoid right now."""
+        return self._breaker
 
     @property
     def in_flight(self) -> int:
@@ -145,11 +154,13 @@ class Requester:
         ]
         if traceparent is not None:
             headers.append((Header.TRACEPARENT, traceparent.encode()))
+        key = customer_id.encode()
+        sent_to: int | None = None
         try:
             started = loop.time()
             for resends in range(MAX_RESENDS + 1):
                 reply = self._router.expect(correlation_id)
-                partition = await self._send(customer_id.encode(), value, headers, deadline_loop)
+                sent_to = await self._send(key, value, headers, deadline_loop, self._route(key))
                 if resends == 0:
                     self._hedger.earn()
                 try:
@@ -157,20 +168,24 @@ class Requester:
                         reply,
                         correlation_id,
                         deadline_loop,
-                        Copy(customer_id, value, headers, partition),
+                        Copy(customer_id, value, headers, sent_to),
                     )
-                    break
                 except RepliesLost:
                     if resends == MAX_RESENDS:
                         raise self._no_reply(correlation_id) from None
                     self._metrics.resent.inc()
-            if self._router.answered_by_hedge(correlation_id):
-                self._metrics.hedges_won.inc()
-            elif resends == 0:
-                # Only first-copy round trips: hedged or resent ones would pull the p95 up.
-                self._hedger.observe(loop.time() - started)
+                    continue
+                # Only first-copy round trips feed the hedge delay: resent ones would pull it up.
+                round_trip_s = None if resends else loop.time() - started
+                self._answered(correlation_id, sent_to, round_trip_s)
+                break
+        except DeadlineExceeded:
+            if sent_to is not None:
+                self._strike(sent_to)
+            raise
         finally:
             self._router.forget(correlation_id)
+            self._metrics.open_partitions.set(len(self._breaker.open_partitions()))
         journeys = _answer(raw, customer_id, status)
         return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
 
@@ -180,14 +195,40 @@ class Requester:
         value: bytes,
         headers: list[tuple[str, bytes]],
         deadline_loop: float,
+        partition: int | None,
     ) -> int:
         try:
             async with asyncio.timeout_at(deadline_loop):
-                return await self._link.send(key, value, headers)
+                return await self._link.send(key, value, headers, partition)
         except TimeoutError:
             raise KafkaUnavailable(
                 "Kafka did not accept the request before its deadline; retry later"
             ) from None
+
+    def _answered(self, correlation_id: str, sent_to: int, round_trip_s: float | None) -> None:
+        """Record who answered: the hedge (a strike against ``sent_to``) or the first copy."""
+        if self._router.answered_by_hedge(correlation_id):
+            self._metrics.hedges_won.inc()
+            self._strike(sent_to)
+            return
+        self._breaker.answered(sent_to)
+        if round_trip_s is not None:
+            self._hedger.observe(round_trip_s)
+
+    def _route(self, key: bytes) -> int | None:
+        """The partition to send a first copy to: None (by key) unless the key's is open."""
+        if not self._breaker.any_open():
+            return None
+        partitions = self._link.request_partitions()
+        primary = key_partition(key, partitions)
+        routed = self._breaker.route(primary, partitions)
+        if routed == primary:
+            return None
+        self._metrics.rerouted.inc()
+        return routed
+
+    def _strike(self, partition: int) -> None:
+        self._breaker.struck(partition, self._link.request_partitions())
 
     async def _await_reply(
         self,
@@ -205,9 +246,10 @@ class Requester:
     async def _await_or_hedge(self, reply: asyncio.Future[bytes], sent: Copy) -> bytes:
         """The reply; after the hedge delay without one, send a hedge copy and keep waiting."""
         hedger = self._hedger
-        target = hedge_partition(sent.partition, self._link.request_partitions())
-        if not hedger.enabled or target is None:
+        partitions = self._link.request_partitions()
+        if not hedger.enabled or partitions < 2:
             return await reply
+        target = self._breaker.next_closed(sent.partition, partitions)
         delay = hedger.delay_s()
         self._metrics.hedge_delay.set(delay)
         done, _ = await asyncio.wait((reply,), timeout=delay)

@@ -17,6 +17,7 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.hedging import HedgeConfig
+from api.partition_breaker import BreakerConfig
 from journeys.kafka import KafkaSettings
 from journeys.secrets import MIN_SECRET_LENGTH, weak_secret_reason
 
@@ -77,6 +78,19 @@ class GatewaySettings(BaseSettings):
     )
     hedge_budget_burst: int = Field(
         default=500, ge=0, description="Most hedges the budget can save up for a bad spell."
+    )
+    # Rerouting around a silent partition (api/partition_breaker.py, docs/reliability.md).
+    reroute_after_strikes: int = Field(
+        default=5,
+        ge=0,
+        description="First copies in a row answered only by their hedge (or not at all) before "
+        "requests keyed to that partition go to the next one; 0: never reroute.",
+    )
+    reroute_probe_interval_ms: int = Field(
+        default=1_000,
+        ge=10,
+        le=60_000,
+        description="While rerouting, one request per interval probes the avoided partition.",
     )
 
     # The demo page (/) and ops page (/ops): docs/demo-and-ops.md. Off in production (404).
@@ -144,6 +158,12 @@ class GatewaySettings(BaseSettings):
             ceiling_s=self.hedge_delay_ceiling_ms / 1000,
             ratio=self.hedge_budget_ratio,
             burst=float(self.hedge_budget_burst),
+        )
+
+    def breaker_config(self) -> BreakerConfig:
+        """The rerouting knobs as :class:`api.partition_breaker.BreakerConfig`."""
+        return BreakerConfig(
+            strikes=self.reroute_after_strikes, open_s=self.reroute_probe_interval_ms / 1000
         )
 
     @property

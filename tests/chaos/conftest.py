@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from journeys.kafka import KafkaSettings
@@ -16,6 +18,9 @@ from tests.support.kafka_fixtures import KafkaBroker, group_members
 from tests.support.stack_fixtures import Gateway, ProcessStack, Responder
 
 CUSTOMERS = 200
+#: ``name{labels} value`` lines of a Prometheus text page (counters and gauges).
+_REPORTED = ("journeys_gateway_hedges", "journeys_gateway_resent", "journeys_gateway_rerouted")
+_COUNTER_LINE = re.compile(r"^([a-z_]+(?:_total)?(?:\{[^}]*\})?) ([0-9.e+-]+)$", re.MULTILINE)
 
 
 @dataclass
@@ -43,6 +48,23 @@ class ChaosStack:
             dlq_topic=self.stack.dlq_topic,
             partitions=int(env["JOURNEYS_KAFKA_PARTITIONS"]),
         )
+
+    def gateway_counters(self) -> dict[str, dict[str, float]]:
+        """Each gateway's hedge and resend counters (published with a scenario's figures)."""
+        counters: dict[str, dict[str, float]] = {}
+        for gateway in self.gateways:
+            try:
+                text = httpx.get(gateway.metrics_url, timeout=5.0).text
+            except httpx.HTTPError as exc:
+                counters[gateway.url] = {"unreadable": 1.0}
+                print(f"metrics of {gateway.url} unreadable: {exc}")
+                continue
+            counters[gateway.url] = {
+                name: float(value)
+                for name, value in _COUNTER_LINE.findall(text)
+                if name.startswith(_REPORTED) and "_created" not in name
+            }
+        return counters
 
     def wait_for_group(self, members: int, timeout: float = 30.0) -> None:
         """Until the responders' group has ``members`` members (a rebalance is over)."""

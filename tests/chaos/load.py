@@ -89,7 +89,12 @@ class LoadReport:
             "p50_ms": _ms(latencies, 0.50),
             "p99_ms": _ms(latencies, 0.99),
             "worst_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+            "failed_at_s": self.failure_timeline(),
         }
+
+    def failure_timeline(self) -> dict[int, int]:
+        """Failed requests per second of the run (by when they were sent): where the gap was."""
+        return dict(sorted(Counter(int(o.sent_at) for o in self.failed).items()))
 
     def publish(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Print the summary line and write it to tests/artifacts/chaos/<scenario>.json."""

@@ -8,7 +8,6 @@ the reply consumer would, using a ``respond`` function the test chooses. It can 
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import orjson
 
 from api.errors import KafkaUnavailable
+from api.partition_breaker import key_partition
 from api.reply_router import ReplyRouter
 from api.settings import GatewaySettings
 from journeys.contract import Header
@@ -102,7 +102,7 @@ class FakeKafka:
         partition: int | None = None,
     ) -> int:
         if partition is None:
-            partition = zlib.crc32(key) % self.partitions  # by key, like the real partitioner
+            partition = key_partition(key, self.partitions)  # by key, as the producer does
         request = SentRequest(key, value, {name: raw.decode() for name, raw in headers}, partition)
         self.sent.append(request)
         self._sent_more.set()

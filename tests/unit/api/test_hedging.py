@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from api.errors import KafkaUnavailable
-from api.hedging import MIN_SAMPLES, HedgeConfig, Hedger, hedge_partition
+from api.hedging import MIN_SAMPLES, HedgeConfig, Hedger
 from tests.support.fake_kafka import FakeKafka, SentRequest
 from tests.support.gateway_app import answer_with_journeys
 
@@ -182,9 +182,3 @@ def test_each_request_earns_a_tenth_of_a_hedge_up_to_the_burst() -> None:
     for _ in range(1_000):
         hedger.earn()
     assert hedger.tokens == 3.0
-
-
-def test_the_hedge_goes_to_the_next_partition_and_wraps() -> None:
-    assert hedge_partition(0, 8) == 1
-    assert hedge_partition(7, 8) == 0
-    assert hedge_partition(0, 1) is None
