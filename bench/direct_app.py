@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from journeys.contract import StatusFilter
 from journeys.schema import ID_MAX_LENGTH, ID_RE
 from responder.replies import JourneyIndex
-from store import AsyncStoreClient, StoreError, open_store
+from store import AsyncStoreClient, StoreError, open_async_store
 
 
 class DirectSettings(BaseSettings):
@@ -55,8 +55,10 @@ def create_app(settings: DirectSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = open_store(settings.store_url, settings.store_token.get_secret_value())
-        async with AsyncStoreClient(client, max_workers=settings.store_workers) as store:
+        token = settings.store_token.get_secret_value()
+        async with open_async_store(
+            settings.store_url, token, max_workers=settings.store_workers
+        ) as store:
             app.state.store = store
             yield
 

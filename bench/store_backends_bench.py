@@ -5,9 +5,11 @@
 Both get the same demo journeys through the same interface (``store.open_store``), in one run:
 upsert rows/s while the table grows 0 → N, single-customer lookup p50/p99 cold (customers not
 looked up before) and warm (the same customers again), batch-of-500 lookup p50, snapshot scan
-rows/s and purge rows/s (the closed rows of the scan, by key). DuckDB's lookup cache is off, so
-both measure their storage engine. PostgreSQL is a private cluster (``initdb`` in a temp dir,
-fsync on, shared_buffers 1GB). The ratio column is PostgreSQL / DuckDB from the same run.
+rows/s and purge rows/s (the closed rows of the scan, by key), and single-customer lookups 16 at
+once through the async client as the responder calls it, by worker threads and (PostgreSQL)
+natively awaited (for DuckDB both rows are the worker-thread client). DuckDB's lookup cache is
+off, so both measure their storage engine. PostgreSQL is a private cluster (``initdb`` in a
+temp dir, fsync on, shared_buffers 1GB). The ratio column is PostgreSQL / DuckDB from the same run.
 
 Every phase also reports its CPU cost (the bench process plus the server: DuckDB's store
 server, or the postmaster and its backends including exited ones): on a shared 2-core machine
@@ -18,6 +20,7 @@ the wall-clock figures move with the load average, the CPU per row or per lookup
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import secrets
@@ -32,7 +35,7 @@ import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
-from store import JourneyStore, generate_journeys, open_store
+from store import AsyncStoreClient, JourneyStore, generate_journeys, open_async_store, open_store
 
 console = Console()
 #: The issue's targets for PostgreSQL on this 2-core machine.
@@ -40,6 +43,7 @@ TARGETS = {
     "single lookup p50 (warm)": "<= 0.5 ms",
     "batch of 500 lookup p50": "<= 5 ms",
     "upsert rows/s 0 -> N": ">= 150,000",
+    "upsert rows/s at ~5M rows": ">= 150,000",
     "snapshot scan rows/s": ">= 1,500,000",
     "single lookup CPU (warm, mean)": "(<= 0.5 ms)",
     "batch of 500 lookup CPU (mean)": "(<= 5 ms)",
@@ -47,6 +51,8 @@ TARGETS = {
     "snapshot scan rows per CPU-s": "(>= 1,500,000)",
 }
 _TICKS = os.sysconf("SC_CLK_TCK")
+IN_FLIGHT = 16
+ASYNC_LOOKUPS = 5_000
 
 
 def server_tree_cpu_s(pid: int) -> float:
@@ -81,7 +87,9 @@ class Cost:
         self.cpu_s += server_tree_cpu_s(self.server_pid) - self._server
 
 
-Opened = tuple[Callable[[str], JourneyStore], int]
+#: ``client(role)``, the server's pid, ``async_reader(native)`` (native: PostgreSQL's
+#: coroutine lookups; otherwise the blocking client on AsyncStoreClient's worker threads).
+Opened = tuple[Callable[[str], JourneyStore], int, Callable[[bool], AsyncStoreClient]]
 
 
 @contextmanager
@@ -97,6 +105,7 @@ def duckdb_store(workdir: Path) -> Iterator[Opened]:
         yield (
             lambda role: open_store(server.url, tokens[role], timeout=60, bulk_timeout=3600),
             server.proc.pid,
+            lambda native: open_async_store(server.url, tokens["reader"], timeout=60),
         )
     finally:
         server.stop()
@@ -116,9 +125,15 @@ def postgres_store() -> Iterator[Opened]:
         store = create_store_database(cluster, make_pg_tokens(cluster), "journeys")
         assert cluster.process is not None
         assert cluster.process.pid is not None
+        url, token = store.url_for("reader"), store.tokens["reader"]
         yield (
             lambda role: store.client(role, timeout=60, bulk_timeout=3600),
             cluster.process.pid,
+            lambda native: (
+                open_async_store(url, token, timeout=60)
+                if native
+                else AsyncStoreClient(open_store(url, token, timeout=60))
+            ),
         )
 
 
@@ -136,9 +151,43 @@ def _p(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(opened: Opened, rows: int, lookups: int) -> dict[str, float]:
+async def _concurrent_lookups(
+    reader: AsyncStoreClient, calls: list[list[str]], in_flight: int
+) -> None:
+    queue = iter(calls)
+
+    async def worker() -> None:
+        for ids in queue:
+            await reader.lookup(ids, "open")
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+
+def measure_async(opened: Opened, customers: int, native: bool) -> dict[str, float]:
+    """Single-customer lookups, IN_FLIGHT at once through the async client (as the responder
+    calls it): lookups per second and CPU (bench process + server) per lookup."""
+    _, server_pid, async_reader = opened
+    rng = random.Random(11)
+    calls = [[f"cust-{rng.randint(1, customers):07d}"] for _ in range(ASYNC_LOOKUPS)]
+    how = "native" if native else "worker threads"
+
+    async def run() -> Cost:
+        async with async_reader(native) as reader:
+            await _concurrent_lookups(reader, calls[:200], IN_FLIGHT)  # connect, warm
+            with Cost(server_pid) as cost:
+                await _concurrent_lookups(reader, calls, IN_FLIGHT)
+        return cost
+
+    cost = asyncio.run(run())
+    return {
+        f"async lookups/s ({IN_FLIGHT} in flight, {how})": len(calls) / cost.wall_s,
+        f"async lookup CPU ({how}, mean)": cost.cpu_s / len(calls),
+    }
+
+
+def measure(opened: Opened, rows: int, lookups: int, upsert_5m: bool = False) -> dict[str, float]:
     """Every figure for one backend (seconds for latencies, rows/s for throughputs)."""
-    client, server_pid = opened
+    client, server_pid, _ = opened
     customers = max(1, rows // 5)
     figures: dict[str, float] = {}
     with client("writer") as writer:
@@ -173,6 +222,8 @@ def measure(opened: Opened, rows: int, lookups: int) -> dict[str, float]:
         "batch of 500 lookup p50": statistics.median(batch_s),
         "batch of 500 lookup CPU (mean)": batch_cost.cpu_s / len(batches),
     }
+    figures |= measure_async(opened, customers, native=False)
+    figures |= measure_async(opened, customers, native=True)
     with client("offloader") as offloader:
         with Cost(server_pid) as cost:
             scan = offloader.scan()
@@ -186,11 +237,18 @@ def measure(opened: Opened, rows: int, lookups: int) -> dict[str, float]:
                                       snapshot_at=scan.snapshot_at, keys=keys)  # fmt: skip
         figures["purge rows/s"] = deleted / cost.wall_s
         figures["purge rows per CPU-s"] = deleted / cost.cpu_s
+    if upsert_5m:  # last: the figures above are all at N rows
+        from bench.store_bench import seed_journeys
+
+        with client("writer") as writer:
+            figures["upsert rows/s at ~5M rows"] = seed_journeys(
+                writer, 5_000_000 - rows, customers + 1, "growing to 5M"
+            )
     return figures
 
 
 def _show(name: str, value: float) -> str:
-    return f"{value * 1000:.2f} ms" if "lookup" in name else f"{value:,.0f}"
+    return f"{value * 1000:.2f} ms" if "lookup" in name and "/s" not in name else f"{value:,.0f}"
 
 
 def run(args: argparse.Namespace, backends: list[str], workdir: Path) -> None:
@@ -200,10 +258,10 @@ def run(args: argparse.Namespace, backends: list[str], workdir: Path) -> None:
         console.print(f"[bold]{backend}[/bold]: {args.rows:,} journeys")
         if backend == "duckdb":
             with duckdb_store(workdir) as opened:
-                results[backend] = measure(opened, args.rows, args.lookups)
+                results[backend] = measure(opened, args.rows, args.lookups, args.upsert_5m)
         elif backend == "postgres":
             with postgres_store() as opened:
-                results[backend] = measure(opened, args.rows, args.lookups)
+                results[backend] = measure(opened, args.rows, args.lookups, args.upsert_5m)
         else:
             raise SystemExit(f"unknown backend {backend!r} (duckdb, postgres)")
     table = Table(title=f"store backends ({args.rows:,} journeys, {os.cpu_count()} cores)")

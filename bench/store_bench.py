@@ -1,7 +1,7 @@
 """Store benchmark: a real store server, seeded with demo journeys, measured over Flight.
 
     python bench/store_bench.py [--rows 1000000] [--upsert-5m] [--lookups 500]
-    python bench/store_bench.py --backend duckdb,postgres [--rows 1000000]
+    python bench/store_bench.py --backend duckdb,postgres [--rows 1000000] [--upsert-5m]
 
 With ``--backend`` it compares the store backends side by side instead (see
 bench/store_backends_bench.py).
@@ -37,7 +37,7 @@ from rich.table import Table
 
 from bench.proc_cpu import process_cpu_s
 from journeys.devstack.processes import free_port, journeys_command, stop_process_group
-from store import StoreClient, StoreError, generate_journeys
+from store import JourneyStore, StoreClient, StoreError, generate_journeys
 from store.database import JourneyDatabase
 
 console = Console()
@@ -90,7 +90,7 @@ class Server:
         stop_process_group(self.proc, timeout=120)
 
 
-def _seed(client: StoreClient, journeys: int, start_customer: int, label: str) -> float:
+def seed_journeys(client: JourneyStore, journeys: int, start_customer: int, label: str) -> float:
     """Upsert ~``journeys`` rows; returns rows/s of the last ~1M rows (the rate at that size)."""
     customers = max(1, journeys // 5)
     written, tail_rows, tail_time = 0, 0, 0.0
@@ -139,12 +139,14 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     server = Server(db, tokens, workdir / "store.log", extra_env=no_cache)
     try:
         with StoreClient(server.url, tokens["writer"], timeout=30) as writer:
-            rate_1m = _seed(writer, args.rows, 1, "seeding")
+            rate_1m = seed_journeys(writer, args.rows, 1, "seeding")
             customers = max(1, args.rows // 5)
             results.append((f"upsert rows/s at ~{args.rows / 1e6:.1f}M rows",
                             f"{rate_1m:,.0f}", "", "", ">= 200,000"))  # fmt: skip
             if args.upsert_5m:
-                rate_5m = _seed(writer, 5_000_000 - args.rows, customers + 1, "growing to 5M")
+                rate_5m = seed_journeys(
+                    writer, 5_000_000 - args.rows, customers + 1, "growing to 5M"
+                )
                 customers = 1_000_000
                 results.append(("upsert rows/s at ~5M rows", f"{rate_5m:,.0f}", "", "",
                                 ">= 200,000"))  # fmt: skip

@@ -22,7 +22,7 @@ from responder.metrics import ResponderMetrics, serve_metrics
 from responder.service import Responder
 from responder.settings import ResponderSettings
 from responder.store_lookup import JourneyLookup
-from store import AsyncStoreClient, StoreClientSettings
+from store import StoreClientSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ _START_RETRY_S: Final = 1.0
 
 @contextlib.asynccontextmanager
 async def open_store(settings: StoreClientSettings) -> AsyncIterator[JourneyLookup]:
-    """The responder's store client (pyarrow.flight in worker threads), closed on every path."""
-    async with AsyncStoreClient(settings.connect()) as client:
+    """The responder's store client, closed on every path: pyarrow.flight in worker threads,
+    or native coroutines on PostgreSQL."""
+    async with settings.connect_async() as client:
         yield client
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import pyarrow as pa
 
@@ -92,7 +92,7 @@ class AsyncStoreClient:
         await asyncio.to_thread(self._executor.shutdown, wait=True)
         self.client.close()
 
-    async def __aenter__(self) -> AsyncStoreClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

@@ -77,8 +77,17 @@ def open_async_store(
     max_workers: int = 4,
 ) -> AsyncStoreClient:
     """An :class:`AsyncStoreClient` for ``url``: the blocking client's calls on a bounded
-    worker pool, so the event loop never blocks (the caller closes it with ``aclose``)."""
+    worker pool, so the event loop never blocks (the caller closes it with ``aclose``).
+
+    On PostgreSQL, lookups are native coroutines instead (``psycopg.AsyncConnection``).
+    """
     client = open_store(
         url, token, timeout=timeout, tls_root_certs=tls_root_certs, read_urls=read_urls
     )
+    if url.startswith(POSTGRES_SCHEMES):  # open_store imported the extra already
+        from store.postgres.async_lookups import PostgresAsyncStore
+        from store.postgres.client import PostgresStore
+
+        if isinstance(client, PostgresStore):
+            return PostgresAsyncStore(client, max_workers=max_workers)
     return AsyncStoreClient(client, max_workers=max_workers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -12,6 +12,7 @@ from journeys.secrets import weak_secret_reason
 from store.protocol import Role
 
 if TYPE_CHECKING:
+    from store.async_client import AsyncStoreClient
     from store.interface import JourneyStore
 
 TokenList = Annotated[list[SecretStr], NoDecode]
@@ -134,11 +135,15 @@ class StoreClientSettings(BaseModel):
         """A store client for these settings, backend by the URL's scheme (caller closes it)."""
         from store.factory import open_store
 
+        return open_store(self.url, self.token.get_secret_value(), **self._options())
+
+    def connect_async(self, *, max_workers: int = 4) -> AsyncStoreClient:
+        """The async client for these settings (see :func:`store.factory.open_async_store`)."""
+        from store.factory import open_async_store
+
+        token = self.token.get_secret_value()
+        return open_async_store(self.url, token, max_workers=max_workers, **self._options())
+
+    def _options(self) -> dict[str, Any]:
         root = self.tls_root_cert.read_bytes() if self.tls_root_cert else None
-        return open_store(
-            self.url,
-            self.token.get_secret_value(),
-            timeout=self.timeout_s,
-            tls_root_certs=root,
-            read_urls=self.read_urls,
-        )
+        return {"timeout": self.timeout_s, "tls_root_certs": root, "read_urls": self.read_urls}

@@ -121,6 +121,25 @@ def _check_ids(customer_ids: Sequence[str]) -> list[str]:
     return ids
 
 
+def lookup_query(customer_ids: Sequence[str], status: str) -> tuple[str, Any] | None:
+    """The lookup statement and its one parameter; None when there is no id to look up.
+
+    Raises :class:`StoreInvalidRequest` for a bad status or ids (checked before any I/O).
+    """
+    _check_status(status)
+    ids = _check_ids(customer_ids)
+    if not ids:
+        return None
+    if len(ids) == 1:
+        return _LOOKUP_ONE_SQL[status], ids[0]
+    return _LOOKUP_MANY_SQL[status], ids
+
+
+def lookup_result(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """The lookup's rows as the journeys table, in the project's order."""
+    return rows_to_table(rows).sort_by(LOOKUP_ORDER)
+
+
 def _purge_keys(keys: pa.Table) -> pa.Table:
     for field in KEY_SCHEMA:
         if field.name not in keys.column_names:
@@ -153,6 +172,11 @@ class PostgresStore:
                 primary, [build_conninfo(r, token) for r in read_urls], timeout=timeout
             )
         self._bulk = BulkConnections(primary, timeout=timeout, bulk_timeout=bulk_timeout)
+
+    def conninfos(self) -> tuple[str, list[str]]:
+        """The primary's and the read endpoints' connection strings (with the password)."""
+        endpoints = self._endpoints
+        return endpoints.primary.conninfo, [reader.conninfo for reader in endpoints.readers]
 
     def _bulk_timeout(self, connection: Connection) -> None:
         connection.execute(f"SET LOCAL statement_timeout = {int(self.bulk_timeout * 1000)}")
@@ -214,18 +238,14 @@ class PostgresStore:
     # -- reads ---------------------------------------------------------------------------
     def lookup(self, customer_ids: Sequence[str], status: str = "all") -> pa.Table:
         """All journeys of these customers, by customer and priority (read endpoints first)."""
-        _check_status(status)
-        ids = _check_ids(customer_ids)
-        if not ids:
+        query = lookup_query(customer_ids, status)
+        if query is None:
             return rows_to_table([])
-        sql, param = (
-            (_LOOKUP_ONE_SQL[status], ids[0]) if len(ids) == 1 else (_LOOKUP_MANY_SQL[status], ids)
-        )
+        sql, param = query
 
         def work(connection: Connection) -> pa.Table:
             with connection.cursor(binary=True) as cursor:
-                rows = cursor.execute(sql, [param]).fetchall()
-            return rows_to_table(rows).sort_by(LOOKUP_ORDER)
+                return lookup_result(cursor.execute(sql, [param]).fetchall())
 
         return self._endpoints.read(work)
 

@@ -58,6 +58,32 @@ def redacted(conninfo: str) -> str:
     return f"{host}:{port}/{shown.get('dbname', '')} as {shown.get('user', '')}"
 
 
+def connect_options(timeout: float) -> dict[str, Any]:
+    """``psycopg.connect`` options of every store connection (sync or async)."""
+    return {
+        "autocommit": True,
+        "connect_timeout": max(1, round(timeout)),
+        "options": f"-c TimeZone=UTC -c statement_timeout={int(timeout * 1000)} {_SESSION_OPTIONS}",
+        "prepare_threshold": 0,  # every statement is prepared on first use
+    }
+
+
+def read_order(readers: Sequence[T], primary: T, down_until: Callable[[T], float]) -> list[T]:
+    """Where a read goes, in order: readers, then the primary, skipping servers marked down
+    (all of them when every one is)."""
+    candidates = [*readers, primary]
+    now = time.monotonic()
+    return [c for c in candidates if down_until(c) <= now] or candidates
+
+
+def store_error(server_name: str, exc: psycopg.Error) -> StoreError:
+    """The store error for ``exc`` from the server named ``server_name``."""
+    error = translate_error(exc)
+    if isinstance(error, StoreUnavailable):
+        return StoreUnavailable(f"store at {server_name} unavailable: {error}")
+    return error
+
+
 class ServerConnections:
     """Connections to one server; ``timeout`` bounds connecting and each statement."""
 
@@ -70,14 +96,7 @@ class ServerConnections:
         self._closed = False
 
     def _connect(self) -> Connection:
-        connection: Connection = psycopg.connect(
-            self.conninfo,
-            autocommit=True,
-            connect_timeout=max(1, round(self.timeout)),
-            options=f"-c TimeZone=UTC -c statement_timeout={int(self.timeout * 1000)}"
-            f" {_SESSION_OPTIONS}",
-            prepare_threshold=0,  # every statement is prepared on first use
-        )
+        connection: Connection = psycopg.connect(self.conninfo, **connect_options(self.timeout))
         return connection
 
     @contextmanager
@@ -133,11 +152,8 @@ class Endpoints:
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` on the first endpoint that answers (readers in order, then primary)."""
-        candidates = [*self.readers, self.primary]
-        now = time.monotonic()
-        up = [c for c in candidates if c.down_until <= now] or candidates
         failure: StoreError | None = None
-        for server in up:
+        for server in read_order(self.readers, self.primary, lambda c: c.down_until):
             try:
                 return self._run(server, work)
             except StoreUnavailable as exc:
@@ -164,10 +180,9 @@ class Endpoints:
                 with server.connection(fresh=True) as (connection, _):
                     return work(connection)
         except psycopg.Error as exc:
-            error = translate_error(exc)
+            error = store_error(server.name, exc)
             if isinstance(error, StoreUnavailable):
                 server.clear()
-                raise StoreUnavailable(f"store at {server.name} unavailable: {error}") from exc
             raise error from exc
 
     def close(self) -> None:

@@ -4,7 +4,8 @@
                    as ``journeys …`` subprocesses against the session's broker, with
                    topics unique to the test; everything it started is stopped afterwards.
 ``shared_stack``   one store + responder + gateway for a test module, seeded with demo data,
-                   for tests that only send requests.
+                   for tests that only send requests; parametrized over the store backends
+                   (the DuckDB store server, a database in the session's PostgreSQL cluster).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from store import StoreClient
+from store import JourneyStore, StoreClient, open_store
 from store.demo_data import generate_journeys
 from tests.support.child_env import http_ok
 from tests.support.kafka_fixtures import KafkaBroker
+from tests.support.postgres_fixtures import PostgresStoreServer, create_store_database
 from tests.support.processes import ChildProcess, free_port, journeys_command, port_open
 
 PARTITIONS = 4
@@ -59,10 +61,21 @@ class ProcessStack:
     store_port: int = field(default_factory=free_port)
     store_metrics_port: int = field(default_factory=free_port)
     processes: list[ChildProcess] = field(default_factory=list)
+    #: The store is this PostgreSQL database instead of a store server process.
+    postgres: PostgresStoreServer | None = None
 
     @property
     def store_url(self) -> str:
+        """The reader's store URL (what the responder uses)."""
+        return self.store_url_for("reader")
+
+    def store_url_for(self, role: str) -> str:
+        if self.postgres is not None:
+            return self.postgres.url_for(role)
         return f"grpc://127.0.0.1:{self.store_port}"
+
+    def store_token(self, role: str) -> str:
+        return self.postgres.tokens[role] if self.postgres is not None else self.tokens[role]
 
     @property
     def store_metrics_url(self) -> str:
@@ -114,7 +127,9 @@ class ProcessStack:
             )
         )
 
-    def store_client(self, role: str = "reader") -> StoreClient:
+    def store_client(self, role: str = "reader") -> JourneyStore:
+        if self.postgres is not None:
+            return open_store(self.store_url_for(role), self.store_token(role), timeout=30.0)
         return StoreClient(self.store_url, self.tokens[role], timeout=30.0)
 
     def seed(self, customers: int) -> None:
@@ -124,7 +139,8 @@ class ProcessStack:
 
     def start_path(self, customers: int, **gateway_env: str) -> tuple[Responder, Gateway]:
         """The request path: a store seeded with ``customers``, a responder and a gateway."""
-        self.start_store()
+        if self.postgres is None:
+            self.start_store()
         self.seed(customers)
         return self.start_responder(), self.start_gateway("gateway", 0, **gateway_env)
 
@@ -133,7 +149,7 @@ class ProcessStack:
         environment = {
             **self.kafka_env(),
             "JOURNEYS_RESPONDER_STORE__URL": self.store_url,
-            "JOURNEYS_RESPONDER_STORE__TOKEN": self.tokens["reader"],
+            "JOURNEYS_RESPONDER_STORE__TOKEN": self.store_token("reader"),
             "JOURNEYS_RESPONDER_METRICS_PORT": str(port),
             "JOURNEYS_RESPONDER_GROUP_ID": f"e2e-{self.suffix}",
             **env,
@@ -204,12 +220,19 @@ class SharedStack:
     responder: Responder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def shared_stack(
-    kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    kafka_broker: KafkaBroker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SharedStack]:
-    """Store (200 demo customers), one responder and one gateway, shared by a test module."""
-    stack = ProcessStack(kafka_broker, tmp_path_factory.mktemp("stack"))
+    """Store (200 demo customers), one responder and one gateway, shared by a test module;
+    once on each store backend."""
+    postgres = None
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("postgres_cluster")
+        postgres = create_store_database(cluster, request.getfixturevalue("postgres_tokens"))
+    stack = ProcessStack(kafka_broker, tmp_path_factory.mktemp("stack"), postgres=postgres)
     try:
         responder, gateway = stack.start_path(200)
         yield SharedStack(stack, gateway, responder)

@@ -3,6 +3,7 @@ change marker under concurrent writers, and reads from a hot standby when the pr
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,14 @@ import pyarrow.compute as pc
 import pytest
 
 from journeys.schema import KEY_SCHEMA
-from store import StoreError, StoreUnavailable, generate_journeys, init_store, open_store
+from store import (
+    StoreError,
+    StoreUnavailable,
+    generate_journeys,
+    init_store,
+    open_async_store,
+    open_store,
+)
 from store.postgres.client import _LOOKUP_MANY_SQL, _LOOKUP_ONE_SQL
 from tests.support.journey_rows import journey_row, journeys_table
 from tests.support.postgres_fixtures import (
@@ -228,6 +236,7 @@ def _check_no_write_lost(
 
 
 def test_lookups_keep_answering_from_the_standby_when_the_primary_is_killed() -> None:
+    """Both clients: the blocking one (CLI, offload jobs) and the async one the responder uses."""
     with running_cluster() as primary:
         tokens = make_pg_tokens(primary)
         store = create_store_database(primary, tokens, "journeys")
@@ -238,9 +247,11 @@ def test_lookups_keep_answering_from_the_standby_when_the_primary_is_killed() ->
             standby_url = standby.url("journeys", "journeys_reader")
             reader = open_store(store.url_for("reader"), tokens["reader"], timeout=2.0,
                                 read_urls=[standby_url])  # fmt: skip
+            async_reader = open_async_store(store.url_for("reader"), tokens["reader"],
+                                            timeout=2.0, read_urls=[standby_url])  # fmt: skip
             direct = open_store(standby_url, tokens["reader"], timeout=2.0)
             wait_until(lambda: direct.lookup(customers).num_rows == 50, 60, "replication")
-            answered = {"before": 0, "after": 0}
+            answered = {"before": 0, "after": 0, "async before": 0, "async after": 0}
             errors: list[StoreError] = []
             killed = threading.Event()
             stop = threading.Event()
@@ -255,16 +266,40 @@ def test_lookups_keep_answering_from_the_standby_when_the_primary_is_killed() ->
                         errors.append(exc)
                     time.sleep(0.005)
 
-            thread = threading.Thread(target=load)
-            thread.start()
+            async def async_load() -> None:
+                async with async_reader:
+                    while not stop.is_set():
+                        try:
+                            found = await async_reader.lookup(customers[10:20])
+                            assert found.num_rows == 10
+                            answered["async after" if killed.is_set() else "async before"] += 1
+                        except StoreError as exc:
+                            errors.append(exc)
+                        await asyncio.sleep(0.005)
+
+            threads = [
+                threading.Thread(target=load),
+                threading.Thread(target=asyncio.run, args=(async_load(),)),
+            ]
+            for thread in threads:
+                thread.start()
             try:
-                wait_until(lambda: answered["before"] >= 20, 60, "lookups before the kill")
+                wait_until(
+                    lambda: min(answered["before"], answered["async before"]) >= 20,
+                    60,
+                    "lookups before the kill",
+                )
                 primary.kill()  # SIGKILL of the primary's whole process group
                 killed.set()
-                wait_until(lambda: answered["after"] >= 100, 60, "lookups after the kill")
+                wait_until(
+                    lambda: min(answered["after"], answered["async after"]) >= 100,
+                    60,
+                    "lookups after the kill",
+                )
             finally:
                 stop.set()
-                thread.join(timeout=30)
+                for thread in threads:
+                    thread.join(timeout=30)
             with (
                 store.client("writer", timeout=2.0) as writer,
                 pytest.raises(StoreUnavailable, match="unavailable"),
@@ -273,4 +308,4 @@ def test_lookups_keep_answering_from_the_standby_when_the_primary_is_killed() ->
             reader.close()
             direct.close()
     assert not errors, errors[:3]
-    assert answered["after"] >= 100
+    assert min(answered["after"], answered["async after"]) >= 100

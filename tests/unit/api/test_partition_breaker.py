@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
@@ -27,6 +28,15 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def silent_on(partitions: set[int]) -> Callable[[SentRequest], bytes | None]:
+    """A fake responder fleet where nobody serves ``partitions`` (a set the test may change)."""
+
+    def respond(request: SentRequest) -> bytes | None:
+        return None if request.partition in partitions else answer_with_journeys(request)
+
+    return respond
 
 
 def breaker(strikes: int = 3, open_s: float = 1.0) -> tuple[PartitionBreaker, Clock]:
@@ -107,10 +117,7 @@ async def test_a_silent_partition_is_hedged_a_few_times_then_its_requests_go_to_
     start_gateway: Any,
 ) -> None:
     dead = key_partition(b"cust-1", 8)
-
-    def dead_partition(request: SentRequest) -> bytes | None:
-        return None if request.partition == dead else answer_with_journeys(request)
-
+    dead_partition = silent_on({dead})
     gateway = await start_gateway(kafka=FakeKafka(respond=dead_partition), **FAST)
 
     statuses = [(await gateway.lookup("cust-1")).status_code for _ in range(10)]
@@ -136,12 +143,8 @@ async def test_a_partition_that_answers_its_probe_gets_its_requests_back(
     start_gateway: Any,
 ) -> None:
     dead = {key_partition(b"cust-1", 8)}
-
-    def answer_unless_dead(request: SentRequest) -> bytes | None:
-        return None if request.partition in dead else answer_with_journeys(request)
-
     gateway = await start_gateway(
-        kafka=FakeKafka(respond=answer_unless_dead), **{**FAST, "reroute_probe_interval_ms": 10}
+        kafka=FakeKafka(respond=silent_on(dead)), **{**FAST, "reroute_probe_interval_ms": 10}
     )
     for _ in range(3):
         assert (await gateway.lookup("cust-1")).status_code == 200
@@ -157,10 +160,7 @@ async def test_a_partition_that_answers_its_probe_gets_its_requests_back(
 
 async def test_with_rerouting_off_every_request_waits_for_its_hedge(start_gateway: Any) -> None:
     dead = key_partition(b"cust-1", 8)
-
-    def dead_partition(request: SentRequest) -> bytes | None:
-        return None if request.partition == dead else answer_with_journeys(request)
-
+    dead_partition = silent_on({dead})
     gateway = await start_gateway(
         kafka=FakeKafka(respond=dead_partition), **{**FAST, "reroute_after_strikes": 0}
     )
@@ -173,10 +173,7 @@ async def test_unanswered_first_copies_count_as_strikes_when_hedging_is_off(
     start_gateway: Any,
 ) -> None:
     dead = key_partition(b"cust-1", 8)
-
-    def dead_partition(request: SentRequest) -> bytes | None:
-        return None if request.partition == dead else answer_with_journeys(request)
-
+    dead_partition = silent_on({dead})
     gateway = await start_gateway(
         kafka=FakeKafka(respond=dead_partition),
         **{**FAST, "hedge_enabled": False, "request_timeout_ms": 100},

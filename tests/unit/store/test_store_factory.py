@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from store import JourneyStore, StoreClient, StoreClientSettings, open_store
+from store import (
+    AsyncStoreClient,
+    JourneyStore,
+    StoreClient,
+    StoreClientSettings,
+    open_async_store,
+    open_store,
+)
+from store.postgres.async_lookups import PostgresAsyncStore
 from store.postgres.client import PostgresStore
 from store.postgres.connections import build_conninfo, redacted
 
@@ -53,3 +61,14 @@ def test_the_token_becomes_the_password_and_is_never_shown() -> None:
     kept = build_conninfo("postgresql://u:inurl@db/journeys", TOKEN)
     assert "inurl" in kept
     assert TOKEN not in kept
+
+
+async def test_the_async_postgresql_client_awaits_lookups_natively() -> None:
+    pg = open_async_store("postgresql://journeys_reader@127.0.0.1:1/journeys", TOKEN)
+    flight = open_async_store("grpc://127.0.0.1:1", TOKEN)
+    try:
+        assert isinstance(pg, PostgresAsyncStore)
+        assert type(flight) is AsyncStoreClient
+    finally:
+        await pg.aclose()
+        await flight.aclose()
