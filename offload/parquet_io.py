@@ -159,11 +159,37 @@ class _FileWriter:
                 continue
 
     def finish(self) -> None:
-        self.put(None)
+        """Stop the thread and close the file, always; :class:`LakeError` if anything failed.
+
+        Every writer must be closed here: one left open is closed by the garbage collector
+        later, writing to a file its job has given up on (and raising where nobody catches it).
+        """
+        failure: BaseException | None = None
+        try:
+            self.put(None)
+        except LakeError as exc:  # the thread died: its error is reported below
+            failure = exc
         self.thread.join(timeout=_JOIN_TIMEOUT_S)
-        self.writer.close()
+        try:
+            self.writer.close()
+        except (OSError, pa.ArrowException) as exc:
+            failure = failure or exc
+            self._abandon()
         if self.error is not None:
-            raise LakeError(f"writing Parquet failed: {self.error}") from self.error
+            failure = self.error
+        if failure is not None:
+            raise LakeError(f"writing Parquet failed: {failure}") from failure
+
+    def _abandon(self) -> None:
+        """After a failed close: never try again (``ParquetWriter.__del__`` would, at some later
+        garbage collection). The stream is closed now instead (pyarrow has no abort; its
+        destructor would close it too): on an object store that may leave a torn object at
+        the path, which no commit references (the run fails before it) and its rerun replaces."""
+        self.writer.is_open = False
+        handle = getattr(self.writer, "file_handle", None)
+        if handle is not None and not handle.closed:
+            with contextlib.suppress(OSError, pa.ArrowException):
+                handle.close()
 
 
 def write_batches(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
-from offload import AuditFailed, Lake, OffloadError
+from offload import AuditFailed, Lake, LakeError, OffloadError
 from offload.parquet_io import ParquetOptions, audit_files, conform, write_batches
 from tests.support.offload_lake import by_key, demo_rows
 
@@ -83,3 +84,28 @@ def test_conform_refuses_batches_of_other_types() -> None:
         conform(wrong.to_batches()[0])
     relabelled = conform(rows.replace_schema_metadata(None).to_batches()[0])
     assert relabelled.schema.equals(JOURNEY_SCHEMA, check_metadata=True)
+
+
+def test_a_file_whose_close_fails_does_not_stop_the_others_from_closing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A close that fails (the footer's upload, say) is a LakeError, every other file is still
+    finished, and the failed writer is never closed again by its finaliser."""
+    created: list[pq.ParquetWriter] = []
+
+    class Recording(pq.ParquetWriter):  # type: ignore[misc]  # untyped base
+        def __init__(self, where: str, *args: Any, **kwargs: Any) -> None:
+            super().__init__(where, *args, **kwargs)
+            created.append(self)
+
+        def close(self) -> None:
+            if "part-0" in str(self.where):
+                raise OSError("upload of the footer failed")
+            super().close()
+
+    monkeypatch.setattr(pq, "ParquetWriter", Recording)  # what offload.parquet_io calls
+    lake = Lake(str(tmp_path))
+    with pytest.raises(LakeError, match="upload of the footer failed"):
+        _write(lake, demo_rows(300), ["part-0.parquet", "part-1.parquet", "part-2.parquet"])
+    assert len(created) == 3
+    assert not any(writer.is_open for writer in created)
