@@ -94,6 +94,8 @@ def test_airflow_ui_shows_both_dags_and_a_triggered_nightly_run_fills_journeys_o
     page.locator('input[name="username"]').fill("admin")
     page.locator('input[name="password"]').fill(airflow.password)
     page.locator('button[type="submit"]').click()
+    # The login's redirects must be over: a goto during them is aborted (net::ERR_ABORTED).
+    page.wait_for_url(lambda url: "login" not in url, wait_until="load")
 
     page.goto(f"{airflow.url}/dags")
     expect(page.get_by_role("link", name=NIGHTLY, exact=True)).to_be_visible()
