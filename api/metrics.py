@@ -58,8 +58,8 @@ class GatewayMetrics:
         )
         self.dropped_replies = Counter(
             "journeys_gateway_dropped_replies",
-            "Replies dropped: late (request gone), unknown (never sent here), duplicate, "
-            "or without a correlation id.",
+            "Replies dropped: late (request gone), unknown (never sent here), duplicate, foreign "
+            "(another gateway's requester id) or without a correlation id.",
             ["reason"],
             registry=self.registry,
         )
@@ -104,7 +104,7 @@ class GatewayMetrics:
         )
         for reason in SHED_REASONS.values():
             self.shed.labels(reason)
-        for reason in ("late", "unknown", "duplicate", "uncorrelated"):
+        for reason in ("late", "unknown", "duplicate", "uncorrelated", "foreign"):
             self.dropped_replies.labels(reason)
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
