@@ -43,9 +43,16 @@ class BreakerConfig:
 class PartitionBreaker:
     """Which partition a first copy goes to, from what recent first copies met."""
 
-    def __init__(self, config: BreakerConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: BreakerConfig,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_change(count)`` is called with the number of open partitions when it changes."""
         self._config = config
         self._clock = clock
+        self._on_change = on_change
         self._strikes: dict[int, int] = {}
         self._open_until: dict[int, float] = {}
 
@@ -82,7 +89,8 @@ class PartitionBreaker:
     def answered(self, partition: int) -> None:
         """A first copy sent to ``partition`` was answered: it is healthy."""
         self._strikes.pop(partition, None)
-        self._open_until.pop(partition, None)
+        if self._open_until.pop(partition, None) is not None:
+            self._changed()
 
     def struck(self, partition: int, partitions: int) -> None:
         """A first copy sent to ``partition`` was answered by its hedge or not at all."""
@@ -94,6 +102,11 @@ class PartitionBreaker:
         if len(self._open_until) + 1 > config.max_open_fraction * partitions:
             return
         self._open_until[partition] = self._clock() + config.open_s
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(len(self._open_until))
 
 
 def key_partition(key: bytes, partitions: int) -> int:

@@ -100,7 +100,9 @@ class Requester:
         self._max_in_flight = settings.max_in_flight
         self._in_flight = 0
         self._hedger = Hedger(settings.hedge_config())
-        self._breaker = PartitionBreaker(settings.breaker_config())
+        self._breaker = PartitionBreaker(
+            settings.breaker_config(), on_change=self._metrics.open_partitions.set
+        )
         metrics.hedge_delay.set(self._hedger.delay_s())
 
     @property
@@ -185,7 +187,6 @@ class Requester:
             raise
         finally:
             self._router.forget(correlation_id)
-            self._metrics.open_partitions.set(len(self._breaker.open_partitions()))
         journeys = _answer(raw, customer_id, status)
         return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
 
