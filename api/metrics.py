@@ -12,6 +12,8 @@ from typing import Final
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE_LATEST
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from api.reply_router import DROP_REASONS
+
 #: Latency buckets (seconds): fine below 50 ms where the service lives, coarse up to deadlines.
 LATENCY_BUCKETS: Final = (
     0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075,
@@ -104,7 +106,7 @@ class GatewayMetrics:
         )
         for reason in SHED_REASONS.values():
             self.shed.labels(reason)
-        for reason in ("late", "unknown", "duplicate", "uncorrelated", "foreign"):
+        for reason in DROP_REASONS:
             self.dropped_replies.labels(reason)
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 RECENT_CAPACITY: Final = 65_536
 #: How many other instances' ids are remembered (and shown on /readyz) at most.
 FOREIGN_CAPACITY: Final = 16
+#: Every outcome of :meth:`ReplyRouter.deliver` other than ``matched`` (see above).
+DROP_REASONS: Final = ("late", "unknown", "duplicate", "uncorrelated", "foreign")
 _CORRELATION_HEADER: Final = Header.CORRELATION_ID
 _HEDGE_HEADER: Final = Header.HEDGE
 

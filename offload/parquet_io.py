@@ -164,19 +164,15 @@ class _FileWriter:
         Every writer must be closed here: one left open is closed by the garbage collector
         later, writing to a file its job has given up on (and raising where nobody catches it).
         """
-        failure: BaseException | None = None
-        try:
+        with contextlib.suppress(LakeError):  # the thread died of self.error, reported below
             self.put(None)
-        except LakeError as exc:  # the thread died: its error is reported below
-            failure = exc
         self.thread.join(timeout=_JOIN_TIMEOUT_S)
+        failure = self.error
         try:
             self.writer.close()
         except (OSError, pa.ArrowException) as exc:
             failure = failure or exc
             self._abandon()
-        if self.error is not None:
-            failure = self.error
         if failure is not None:
             raise LakeError(f"writing Parquet failed: {failure}") from failure
 
