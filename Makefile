@@ -11,10 +11,10 @@ SYNC    := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 .PHONY: install test lint imports typecheck pytest up airflow bench bench-brokers soak lock clean kafka
 
 # Apache Kafka (the broker of tests, benchmarks and `journeys up`): the jars of the version
-# pinned in journeys/devstack/kafka-pom.xml, fetched from Maven Central by Maven into .cache/.
+# pinned in devstack/kafka-pom.xml, fetched from Maven Central by Maven into .cache/.
 # Skipped (with a note) where java or mvn is missing: then tests and `journeys up` use Tansu,
 # except in CI, where the test session fails without them.
-KAFKA_POM     := journeys/devstack/kafka-pom.xml
+KAFKA_POM     := devstack/kafka-pom.xml
 KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' $(KAFKA_POM))
 KAFKA_LIBS    := .cache/kafka-$(KAFKA_VERSION)/libs
 KAFKA_STAMP   := $(KAFKA_LIBS)/.complete

@@ -22,13 +22,13 @@ from typing import Literal
 
 import httpx
 
-from journeys.devstack import ApacheKafkaBroker, ChildProcess, Supervisor, choose_broker, http_ok
-from journeys.devstack.local_broker import BrokerKind
-from journeys.devstack.postgres_cluster import LocalCluster
+from devstack import ApacheKafkaBroker, ChildProcess, Supervisor, choose_broker, http_ok
+from devstack.local_broker import BrokerKind
+from devstack.postgres_cluster import LocalCluster
 
 # free_port is re-exported: bench/store_bench.py and store_cache_bench.py import it from here.
-from journeys.devstack.processes import free_port as free_port
-from journeys.devstack.processes import journeys_command, port_open
+from devstack.processes import free_port as free_port
+from devstack.processes import journeys_command, port_open
 from store import StoreError, generate_journeys, init_store, open_store, set_role_passwords
 
 HOST = "127.0.0.1"

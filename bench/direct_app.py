@@ -101,7 +101,7 @@ def main() -> None:
     import uvicorn
 
     settings = DirectSettings()  # required fields come from the environment
-    from journeys.cli.gateway_commands import SERVER_OPTIONS
+    from cli.gateway_commands import SERVER_OPTIONS
 
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, **SERVER_OPTIONS,

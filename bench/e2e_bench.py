@@ -48,7 +48,7 @@ from bench.bench_stack import BenchStack, StackConfig
 from bench.loadgen import Plan
 from bench.proc_cpu import CpuSample
 from bench.profiling import Profiler
-from journeys.devstack.local_broker import BrokerKind
+from devstack.local_broker import BrokerKind
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: A path that answers less than this share of the offered rate is not driven any harder.

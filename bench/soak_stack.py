@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.proc_tree import children_by_role, start_ticks
-from journeys.devstack import StackSecrets, free_up_ports
+from devstack import StackSecrets, free_up_ports
 
 #: ``journeys up`` prints the curl line last, once a real lookup has gone through Kafka.
 READY_PREFIX = "curl "

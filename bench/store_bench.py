@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.proc_cpu import process_cpu_s
-from journeys.devstack.processes import free_port, journeys_command, stop_process_group
+from devstack.processes import free_port, journeys_command, stop_process_group
 from store import JourneyStore, StoreClient, StoreError, generate_journeys
 from store.database import JourneyDatabase
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from bench.load_math import zipf_weights
 from bench.proc_cpu import process_cpu_s
 from bench.store_bench import Server, _percentile, _timed_calls
-from journeys.devstack.processes import free_port
+from devstack.processes import free_port
 from journeys.schema import LOOKUP_ORDER, conform_to_journey_schema
 from store import StoreClient, generate_journeys
 from store.database import JourneyDatabase

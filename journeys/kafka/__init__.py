@@ -1,5 +1,5 @@
 """Kafka plumbing shared by the gateway and the responder: settings, profiles, clients, topic
-admin. The development broker lives in :mod:`journeys.devstack`."""
+admin. The development broker lives in :mod:`devstack`."""
 
 from journeys.kafka.admin import ensure_topics, product_topics, topic_configs
 from journeys.kafka.clients import (

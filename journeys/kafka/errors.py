@@ -7,7 +7,7 @@
         └── BrokerStartError    the broker exited or did not answer a metadata request in time
 
 aiokafka exceptions are translated to these in ``admin.py``; the local broker launchers
-(journeys/devstack) raise the broker errors.
+(devstack) raise the broker errors.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ FETCH_MAX_WAIT_MS: dict[str, int] = {"embedded": 5, "apache": 500}
 #: Consumer-group session timeout and heartbeat interval (ms) per profile. Tansu holds a
 #: JoinGroup for about half the session timeout before it completes a rebalance (measured:
 #: 10 s session -> 5 s first join, 6 s -> 3 s, 2 s -> 1 s). Every recycle of the Tansu
-#: fallback (journeys/devstack/tansu_recycler.py) is such a join, and lookups wait through it,
+#: fallback (devstack/tansu_recycler.py) is such a join, and lookups wait through it,
 #: so the embedded profile uses a 2 s session with quick heartbeats (one local responder, no
 #: network in between); Apache Kafka keeps aiokafka's defaults.
 #: Producer acknowledgements per profile: Apache Kafka ``all`` (what idempotence needs; on one

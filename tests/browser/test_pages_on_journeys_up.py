@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from journeys.devstack import free_up_ports
+from devstack import free_up_ports
 from store import StoreClient
 from tests.support.browser import screenshot
 from tests.support.cli_process import LineReader

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from journeys.devstack import ApacheKafkaBroker
+from devstack import ApacheKafkaBroker
 from journeys.kafka.errors import BrokerNotFound
 from tests.chaos.conftest import ChaosStack, build_chaos_stack
 from tests.support.kafka_fixtures import KafkaBroker, in_ci

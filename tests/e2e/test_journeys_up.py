@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from journeys.devstack import free_up_ports
+from devstack import free_up_ports
 from tests.support.cli_process import LineReader
 from tests.support.processes import journeys_command, port_open
 

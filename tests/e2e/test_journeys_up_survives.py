@@ -36,7 +36,7 @@ def child_pid(parent: int, subcommand: str) -> int:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and subcommand.encode() in argv and b"journeys.cli" in argv:
+        if ppid == parent and subcommand.encode() in argv and b"cli" in argv:
             return int(entry.name)
     raise LookupError(f"no `journeys {subcommand}` child of {parent}")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from journeys.devstack import free_up_ports
+from devstack import free_up_ports
 from tests.support.cli_process import LineReader
 from tests.support.processes import journeys_command, port_open
 

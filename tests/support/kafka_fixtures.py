@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from journeys.devstack.local_broker import BrokerKind, LocalBroker, choose_broker
+from devstack.local_broker import BrokerKind, LocalBroker, choose_broker
 from journeys.kafka import BrokerNotFound, KafkaSettings, Profile
 
 KafkaSettingsFactory = Callable[..., KafkaSettings]

@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from journeys.devstack.postgres_cluster import find_bindir, run_as_postgres
+from devstack.postgres_cluster import find_bindir, run_as_postgres
 from store import JourneyStore, init_store, open_store, set_role_passwords
 from tests.support.processes import ChildProcess, free_port, wait_until
 

@@ -1,6 +1,6 @@
 """Real server processes for tests: the one child-process wrapper, ports and polling.
 
-Tests start servers with :class:`journeys.devstack.ChildProcess` (the wrapper ``journeys up``
+Tests start servers with :class:`devstack.ChildProcess` (the wrapper ``journeys up``
 and the local brokers use too) from a fixture, as a context manager, so the process is stopped
 even when a test fails.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.processes import free_port, journeys_command, port_open
+from devstack.child_process import ChildProcess
+from devstack.processes import free_port, journeys_command, port_open
 
 __all__ = ["ChildProcess", "free_port", "journeys_command", "port_open", "wait_until"]
 

@@ -15,7 +15,7 @@ def test_the_gateway_process_loads_no_store_code_and_has_no_store_settings() -> 
     code = (
         "import os, sys\n"
         "os.environ['JOURNEYS_GATEWAY_API_KEYS'] = 'k3y-for-the-import-graph-test'\n"
-        "from journeys.cli.app import app\n"
+        "from cli.app import app\n"
         "from api import GatewaySettings, create_app\n"
         "settings = GatewaySettings()\n"
         "create_app(settings)\n"

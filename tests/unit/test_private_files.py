@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from journeys.devstack import make_private
+from devstack import make_private
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import journeys
 from api import create_app
-from journeys.cli.app import app as cli
+from cli.app import app as cli
 from tests.support.gateway_app import gateway_settings
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from journeys.devstack import choose_broker
+from devstack import choose_broker
 from journeys.kafka import KafkaSettings, create_producer
 from tests.integration.api.echo_responder import EchoResponder
 from tests.support.gateway_process import API_KEY, GatewayProcess, GatewayStarter
@@ -182,7 +182,7 @@ async def test_lookup_cli_prints_the_journeys_from_a_real_gateway(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "journeys.cli",
+        "cli",
         "lookup",
         "cust-7",
         "--url",

@@ -1,7 +1,7 @@
 """The Apache Kafka broker of the tests, benchmarks and ``journeys up``: what it really runs.
 
 The version is the one the broker itself reports at start, compared with the pin in
-journeys/devstack/kafka-pom.xml; the retention is what the broker describes for our topics.
+devstack/kafka-pom.xml; the retention is what the broker describes for our topics.
 On a machine without a JDK the session runs Tansu and these skip (in CI they cannot: the
 session stops when Apache Kafka is missing, see tests/support/kafka_fixtures.py).
 """
@@ -12,8 +12,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from devstack import ApacheKafkaBroker, metadata_probe, pinned_version
 from journeys.contract import DLQ_RETENTION_MS, REQUESTS_RETENTION_MS
-from journeys.devstack import ApacheKafkaBroker, metadata_probe, pinned_version
 from journeys.kafka import KafkaSettings, ensure_topics
 from tests.support.kafka_fixtures import KafkaBroker, KafkaSettingsFactory
 

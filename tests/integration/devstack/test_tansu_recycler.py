@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from journeys.devstack import TansuBroker
-from journeys.devstack.tansu_recycler import TansuRecycler
+from devstack import TansuBroker
+from devstack.tansu_recycler import TansuRecycler
 from journeys.kafka import KafkaSettings, ensure_topics
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from journeys.devstack import TansuBroker, choose_broker, metadata_probe
+from devstack import TansuBroker, choose_broker, metadata_probe
 from journeys.kafka import (
     BrokerStartError,
     TopicSetupError,

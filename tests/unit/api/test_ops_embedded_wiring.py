@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from api import GatewaySettings
-from journeys.devstack.embedded_stack import EmbeddedStack, StackSettings
+from devstack.embedded_stack import EmbeddedStack, StackSettings
 
 
 def _gateway_settings(stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch) -> GatewaySettings:

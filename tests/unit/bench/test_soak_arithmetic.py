@@ -137,9 +137,9 @@ def test_a_row_per_interval_with_every_process_and_the_events_in_it() -> None:
     [
         (["/usr/bin/java", "-Xmx1g", "-cp", "x.jar", "kafka.Kafka", "server.properties"], "broker"),
         (["/root/.calfkit/bin/tansu-v0.6.0", "broker", "--listener-url", "tcp://x"], "broker"),
-        ([".venv/bin/python", "-m", "journeys.cli", "store", "serve", "--db", "x"], "store"),
-        ([".venv/bin/python", "-m", "journeys.cli", "responder", "run"], "responder"),
-        ([".venv/bin/python", "-m", "journeys.cli", "gateway", "serve"], "gateway"),
+        ([".venv/bin/python", "-m", "cli", "store", "serve", "--db", "x"], "store"),
+        ([".venv/bin/python", "-m", "cli", "responder", "run"], "responder"),
+        ([".venv/bin/python", "-m", "cli", "gateway", "serve"], "gateway"),
         (["/usr/bin/sleep", "30"], "sleep"),
     ],
 )

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from journeys.cli.app import app
-from journeys.cli.gateway_client import LookupFailed, fetch_customer_journeys
+from cli.app import app
+from cli.gateway_client import LookupFailed, fetch_customer_journeys
 from journeys.contract import StatusFilter
 from tests.support.journey_rows import reply_journey
 from tests.support.processes import free_port

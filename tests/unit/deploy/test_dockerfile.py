@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,3 +159,14 @@ def test_copied_sources_exist_and_pass_the_dockerignore(stages: list[Stage]) -> 
 def test_project_is_installed_with_pip_from_the_copied_tree(stages: list[Stage]) -> None:
     build = next(stage for stage in stages if stage.name == "build")
     assert any("pip install" in run and "--no-cache-dir ." in run for run in build.values("RUN"))
+
+
+def test_build_copies_every_package_the_distribution_installs(stages: list[Stage]) -> None:
+    # pyproject.toml's packages.find patterns ("api*" …): a package missing from the image
+    # installs a `journeys` command that fails on its first import.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in patterns}
+    build = next(stage for stage in stages if stage.name == "build")
+    copied = {copy.split()[0].rstrip("/") for copy in build.values("COPY")}
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"

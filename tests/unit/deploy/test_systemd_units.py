@@ -81,7 +81,7 @@ def test_environment_file_is_one_of_deploy_env(path: Path) -> None:
 def test_unit_runs_a_real_cli_command(path: Path) -> None:
     import typer.main
 
-    from journeys.cli.app import app
+    from cli.app import app
 
     exec_start = read_unit(path).get("Service", "ExecStart").split()
     assert exec_start[0].endswith("/bin/journeys")

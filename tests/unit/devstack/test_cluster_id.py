@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from journeys.devstack import apache_kafka
+from devstack import apache_kafka
 
 
 def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:

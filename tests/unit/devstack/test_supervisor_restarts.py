@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.supervisor import RestartPolicy, Supervisor
+from devstack.child_process import ChildProcess
+from devstack.supervisor import RestartPolicy, Supervisor
 
 FAST = RestartPolicy(max_crashes=3, window_s=60.0, backoff_s=(0.0,))
 

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from journeys.devstack.tansu_recycler import TansuRecycler, paused
+from devstack.tansu_recycler import TansuRecycler, paused
 from journeys.kafka import KafkaSettings
 
 

@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from journeys.cli.errors import fail, first_settings_error
+from cli.errors import fail, first_settings_error
 
 if TYPE_CHECKING:
     from offload import JobSummary, OffloadSettings

@@ -3,21 +3,21 @@
 Development tooling only: production processes never import it (the CLI imports it lazily).
 """
 
-from journeys.devstack.apache_kafka import ApacheKafkaBroker, find_apache_kafka, pinned_version
-from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.embedded_stack import (
+from devstack.apache_kafka import ApacheKafkaBroker, find_apache_kafka, pinned_version
+from devstack.child_process import ChildProcess
+from devstack.embedded_stack import (
     EmbeddedStack,
     StackSecrets,
     StackSettings,
     StackUrls,
     free_up_ports,
 )
-from journeys.devstack.errors import StackError
-from journeys.devstack.kafka_probe import coordinator_probe, metadata_probe
-from journeys.devstack.local_broker import BrokerChoice, LocalBroker, choose_broker
-from journeys.devstack.private_files import make_private
-from journeys.devstack.supervisor import Supervisor, http_ok
-from journeys.devstack.tansu_broker import TansuBroker, find_broker_binary
+from devstack.errors import StackError
+from devstack.kafka_probe import coordinator_probe, metadata_probe
+from devstack.local_broker import BrokerChoice, LocalBroker, choose_broker
+from devstack.private_files import make_private
+from devstack.supervisor import Supervisor, http_ok
+from devstack.tansu_broker import TansuBroker, find_broker_binary
 
 __all__ = [
     "ApacheKafkaBroker",

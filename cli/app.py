@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from journeys import __version__
-from journeys.cli import (
+from cli import (
     gateway_commands,
     offload_commands,
     responder_commands,
     stack_commands,
     store_commands,
 )
+from journeys import __version__
 
 app = typer.Typer(
     name="journeys",

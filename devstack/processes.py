@@ -35,7 +35,7 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
 
 def journeys_command(*args: str) -> list[str]:
     """The ``journeys`` CLI of this interpreter's environment, with ``args``."""
-    return [sys.executable, "-m", "journeys.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
 #: How long a SIGKILLed process may take to be reaped (the kernel frees its memory first).

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import httpx
 
-from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.errors import StackError
+from devstack.child_process import ChildProcess
+from devstack.errors import StackError
 
 HOST = "127.0.0.1"
 ADMIN_USER = "admin"
 #: Where the repository's DAG files are (a source checkout: journeys/ and dags/ side by side).
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO / "dags"
 _CLI_TIMEOUT_S = 300.0
 

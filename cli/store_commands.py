@@ -12,7 +12,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from journeys.cli.errors import fail, first_settings_error
+from cli.errors import fail, first_settings_error
 
 # Store modules are imported inside the commands: every process (the gateway too) builds this
 # CLI, and the gateway's process must never load store code (a test checks sys.modules).

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import httpx
 
-from journeys.devstack.errors import StackError
+from devstack.errors import StackError
 
 log = logging.getLogger(__name__)
 

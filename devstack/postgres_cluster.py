@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from journeys.devstack.errors import StackError
+from devstack.errors import StackError
 
 ADMIN_USER: Final = "journeys_admin"
 DATABASE: Final = "postgres"

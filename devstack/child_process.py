@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from journeys.devstack.errors import ChildExited, ChildNotReady, StackError
-from journeys.devstack.processes import stop_process_group
+from devstack.errors import ChildExited, ChildNotReady, StackError
+from devstack.processes import stop_process_group
 
 Probe = Callable[[], bool]
 

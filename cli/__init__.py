@@ -1,5 +1,5 @@
 """The ``journeys`` command. Each sub-command group lives in its own module."""
 
-from journeys.cli.app import app, main
+from cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from journeys.devstack.child_process import ChildProcess
+from devstack.child_process import ChildProcess
 
 
 class BrokerProcess:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from journeys.cli.errors import fail
+from cli.errors import fail
 from journeys.contract import StatusFilter
 
 #: How uvicorn serves the gateway (bench/direct_app.py serves the baseline the same way).
@@ -61,7 +61,7 @@ def lookup(
     ] = None,
 ) -> None:
     """Ask the gateway for a customer's journeys and print them as a table."""
-    from journeys.cli.gateway_client import LookupFailed, fetch_customer_journeys
+    from cli.gateway_client import LookupFailed, fetch_customer_journeys
 
     if not api_key:
         raise fail("no API key: pass --api-key or set JOURNEYS_API_KEY")

@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from journeys.devstack.broker_process import BrokerProcess
-from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.errors import StackError
-from journeys.devstack.kafka_probe import metadata_probe
-from journeys.devstack.processes import free_port, port_open
+from devstack.broker_process import BrokerProcess
+from devstack.child_process import ChildProcess
+from devstack.errors import StackError
+from devstack.kafka_probe import metadata_probe
+from devstack.processes import free_port, port_open
 from journeys.kafka.errors import BrokerNotFound, BrokerStartError
 
 VERSION: Final = "0.6.0"

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from journeys.devstack.broker_restart import (
+from devstack.broker_restart import (
     KAFKA_CALL_TIMEOUT_S,
     Pausable,
     RestartableBroker,

@@ -27,15 +27,15 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from journeys.devstack.broker_restart import recreate_topics, restart_broker
-from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.errors import PortInUse, StackError
-from journeys.devstack.local_airflow import LocalAirflow, StoreConnection
-from journeys.devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
-from journeys.devstack.postgres_cluster import LocalCluster
-from journeys.devstack.processes import free_port, journeys_command, port_open
-from journeys.devstack.supervisor import OnRestart, Supervised, Supervisor, http_ok, relaunch
-from journeys.devstack.tansu_recycler import DEFAULT_MAX_MESSAGES, TansuRecycler
+from devstack.broker_restart import recreate_topics, restart_broker
+from devstack.child_process import ChildProcess
+from devstack.errors import PortInUse, StackError
+from devstack.local_airflow import LocalAirflow, StoreConnection
+from devstack.local_broker import BrokerChoice, BrokerKind, choose_broker
+from devstack.postgres_cluster import LocalCluster
+from devstack.processes import free_port, journeys_command, port_open
+from devstack.supervisor import OnRestart, Supervised, Supervisor, http_ok, relaunch
+from devstack.tansu_recycler import DEFAULT_MAX_MESSAGES, TansuRecycler
 from journeys.kafka import KafkaSettings
 from journeys.kafka.errors import BrokerError
 
@@ -64,7 +64,7 @@ class StackSettings(BaseSettings):
     store: Literal["duckdb", "postgres"] = "duckdb"
     ready_timeout_s: float = 90.0
     #: Tansu fallback only: restart the broker once a partition holds this many messages
-    #: (journeys/devstack/tansu_recycler.py); 0 never restarts it.
+    #: (devstack/tansu_recycler.py); 0 never restarts it.
     tansu_restart_messages: int = Field(default=DEFAULT_MAX_MESSAGES, ge=0)
     #: Also run Airflow 3 (``airflow standalone``) with the offload DAGs, on ``airflow_port``.
     airflow: bool = False
@@ -436,7 +436,7 @@ class EmbeddedStack:
     def _store_connection(self) -> StoreConnection:
         port, token = self.settings.store_port, self.secrets.offloader_token
         if self.settings.store == "postgres":
-            from journeys.devstack.postgres_cluster import DATABASE
+            from devstack.postgres_cluster import DATABASE
 
             return StoreConnection(
                 "postgres", HOST, port, token, login="journeys_offloader", schema=DATABASE

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from journeys.devstack import EmbeddedStack, StackError, StackSettings, make_private
-from journeys.devstack.supervisor import Supervised
+from devstack import EmbeddedStack, StackError, StackSettings, make_private
+from devstack.supervisor import Supervised
 
 console = Console()
 
@@ -109,7 +109,7 @@ def _say_restarting(child: Supervised, code: int, backoff_s: float) -> None:
 
 
 def _say_which_broker(stack: EmbeddedStack) -> None:
-    from journeys.devstack.local_broker import TANSU_WARNING
+    from devstack.local_broker import TANSU_WARNING
 
     if stack.broker is None:
         console.print(f"Kafka: external, {stack.bootstrap_servers}")

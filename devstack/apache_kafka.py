@@ -4,7 +4,7 @@ Where the jars come from (:func:`find_apache_kafka`):
 
 1. ``JOURNEYS_KAFKA_HOME``: an unpacked Apache Kafka distribution; its ``libs/`` is used.
 2. ``.cache/kafka-<version>/libs`` in the repository, filled by ``make`` (``make kafka``) with
-   Maven from Maven Central, for the version pinned in ``journeys/devstack/kafka-pom.xml``.
+   Maven from Maven Central, for the version pinned in ``devstack/kafka-pom.xml``.
    Nothing is downloaded at run time.
 
 :class:`ApacheKafkaBroker` writes a ``server.properties`` for free 127.0.0.1 ports (broker and
@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from journeys.devstack.broker_process import BrokerProcess
-from journeys.devstack.child_process import ChildProcess
-from journeys.devstack.errors import StackError
-from journeys.devstack.kafka_probe import coordinator_probe, metadata_probe
-from journeys.devstack.processes import free_port, port_open
+from devstack.broker_process import BrokerProcess
+from devstack.child_process import ChildProcess
+from devstack.errors import StackError
+from devstack.kafka_probe import coordinator_probe, metadata_probe
+from devstack.processes import free_port, port_open
 from journeys.kafka.errors import BrokerNotFound, BrokerStartError
 
 POM: Final = Path(__file__).with_name("kafka-pom.xml")
-REPOSITORY: Final = Path(__file__).resolve().parents[2]
+REPOSITORY: Final = Path(__file__).resolve().parents[1]
 HOME_ENV: Final = "JOURNEYS_KAFKA_HOME"
 
 #: Broker settings for one node on a 2-core development machine or test run.

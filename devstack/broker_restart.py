@@ -24,7 +24,7 @@ KAFKA_CALL_TIMEOUT_S = 10.0
 
 
 class RestartableBroker(Protocol):
-    """The broker being restarted (a :class:`journeys.devstack.LocalBroker`)."""
+    """The broker being restarted (a :class:`devstack.LocalBroker`)."""
 
     name: str
 
@@ -36,7 +36,7 @@ class RestartableBroker(Protocol):
 
 
 class Pausable(Protocol):
-    """A Kafka client process of the stack (a :class:`journeys.devstack.ChildProcess`)."""
+    """A Kafka client process of the stack (a :class:`devstack.ChildProcess`)."""
 
     def signal(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the process."""

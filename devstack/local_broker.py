@@ -1,7 +1,7 @@
 """Which local broker to run: Apache Kafka when a JDK and its jars are found, else Tansu.
 
 ``journeys up``, the test fixtures and the benchmarks all choose here, so they agree on what
-"a JDK and the jars are found" means (see :func:`journeys.devstack.apache_kafka.find_apache_kafka`).
+"a JDK and the jars are found" means (see :func:`devstack.apache_kafka.find_apache_kafka`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from journeys.devstack.apache_kafka import ApacheKafkaBroker, find_apache_kafka
-from journeys.devstack.tansu_broker import TansuBroker
+from devstack.apache_kafka import ApacheKafkaBroker, find_apache_kafka
+from devstack.tansu_broker import TansuBroker
 from journeys.kafka.errors import BrokerNotFound
 
 BrokerKind = Literal["auto", "apache", "tansu"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from journeys.cli.errors import fail
+from cli.errors import fail
 
 responder_app = typer.Typer(
     help="The Kafka responder (consumes requests, one store lookup per batch, replies).",

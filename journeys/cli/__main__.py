@@ -1,5 +1,0 @@
-"""``python -m journeys.cli`` runs the ``journeys`` command."""
-
-from journeys.cli.app import main
-
-main()
