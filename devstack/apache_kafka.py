@@ -131,7 +131,7 @@ def find_apache_kafka(env: Mapping[str, str] | None = None) -> KafkaInstall:
     env = os.environ if env is None else env
     java = find_java(env)
     if java is None:
-        raise BrokerNotFound("no Java runtime (install a JDK 17, e.g. openjdk-17-jre-headless)")
+        raise BrokerNotFound(f"no Java runtime: {INSTALL_HINT}")
     if home := env.get(HOME_ENV):
         libs = Path(home) / "libs"
         jars = sorted(libs.glob("kafka_2.*-*.jar")) if libs.is_dir() else []
@@ -148,6 +148,14 @@ def find_apache_kafka(env: Mapping[str, str] | None = None) -> KafkaInstall:
             f" Maven Central, or set {HOME_ENV} to an unpacked Apache Kafka)"
         )
     return KafkaInstall(java, libs, version)
+
+
+#: Printed when no broker can be run here: what to install, or how to use one that exists.
+INSTALL_HINT: Final = (
+    "install a JDK 17 and Maven (Debian: apt-get install openjdk-17-jre-headless maven), or"
+    " point at an existing cluster (journeys up --kafka HOST:PORT) or an unpacked Apache Kafka"
+    f" ({HOME_ENV})"
+)
 
 
 def new_cluster_id() -> str:
@@ -169,7 +177,7 @@ class ApacheKafkaBroker(BrokerProcess):
     load): for test sessions. ``data_dir`` holds the config, the log directory and nothing
     else; when not given a temporary one is made and removed by :meth:`stop`. A given
     ``data_dir`` is wiped and formatted at each start (the local stack's messages live for
-    one run, like Tansu's).
+    one run) unless ``keep_log``.
     """
 
     kind: Final = "apache"
@@ -324,3 +332,20 @@ class ApacheKafkaBroker(BrokerProcess):
         if self._owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         return code
+
+
+def local_kafka(
+    port: int | None = None,
+    *,
+    data_dir: Path | None = None,
+    log_path: Path | None = None,
+    optimise: bool = True,
+) -> ApacheKafkaBroker:
+    """An unstarted local Apache Kafka broker; :class:`BrokerNotFound` says what is missing.
+
+    ``journeys up``, the test fixtures and the benchmarks all start their broker here, so they
+    agree on where the JDK and the jars come from (:func:`find_apache_kafka`).
+    """
+    return ApacheKafkaBroker(
+        port, install=find_apache_kafka(), data_dir=data_dir, log_path=log_path, optimise=optimise
+    )

@@ -1,4 +1,4 @@
-"""What both local brokers (Apache Kafka, Tansu) share: one child process, stopped on exit."""
+"""A local broker backed by one child process, stopped on exit (the base of ApacheKafkaBroker)."""
 
 from __future__ import annotations
 

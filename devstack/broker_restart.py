@@ -1,12 +1,11 @@
 """Restart the local broker under running Kafka clients: pause them, restart, recreate topics.
 
-Both local brokers start empty (Tansu keeps messages in memory; ``journeys up``'s Apache Kafka
-formats its data directory at each start), so the product topics must be created again before
-the gateway and responder talk to the new broker: otherwise a client's first metadata request
-could auto-create a topic with the broker's default partition count (Tansu does). The clients
-are paused with SIGSTOP meanwhile and resumed with SIGCONT; they reconnect by themselves.
+``journeys up``'s Apache Kafka formats its data directory at each start, so the product topics
+must be created again before the gateway and responder talk to the new broker (it does not
+auto-create topics, and the gateway's reply partition must exist). The clients are paused with
+SIGSTOP meanwhile and resumed with SIGCONT; they reconnect by themselves.
 
-Used by the Tansu recycler (a planned restart) and by ``journeys up`` when the broker crashed.
+Used by ``journeys up`` when the broker crashed.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ KAFKA_CALL_TIMEOUT_S = 10.0
 
 
 class RestartableBroker(Protocol):
-    """The broker being restarted (a :class:`devstack.LocalBroker`)."""
+    """The broker being restarted (a :class:`devstack.ApacheKafkaBroker`)."""
 
     name: str
 

@@ -1,7 +1,7 @@
 """One child process: started with its output in a log file, ready when a probe passes, stopped.
 
 :class:`ChildProcess` is the one wrapper around ``subprocess.Popen`` that ``journeys up``'s
-supervisor, both local brokers (Apache Kafka, Tansu), the test fixtures and the benchmarks use.
+supervisor, the local Apache Kafka broker, the test fixtures and the benchmarks use.
 The child leads its own process group (``start_new_session=True``): Ctrl-C in a terminal reaches
 only the parent, and :meth:`ChildProcess.stop` reaches whatever the child started itself.
 """

@@ -1,8 +1,8 @@
 """Readiness probes for a local broker, spoken in the Kafka protocol over a plain socket.
 
 Synchronous and dependency-free, so a launcher can poll them from any thread or fixture.
-Only request versions that both Apache Kafka 4.x (which dropped the oldest versions, KIP-896)
-and Tansu answer are used: Metadata v4 and FindCoordinator v1.
+Only request versions that Apache Kafka 4.x answers (it dropped the oldest versions, KIP-896)
+are used: Metadata v4 and FindCoordinator v1.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ period. A child that dies while the stack runs is restarted after a backoff (0.5
 5 s…); only a child that crashes too often (:class:`RestartPolicy`: 5 times within 60 s) makes
 the supervisor give up and the caller stop the rest.
 
-The watch loop is single-threaded: the ``tick`` upkeep (the Tansu recycler, which restarts the
-broker with the Kafka clients paused by SIGSTOP) and the crash restarts never run at the same
-time, and a paused child is not an exited one, so the two never fight over a process.
+The watch loop is single-threaded: a crash restart (the broker's pauses the Kafka clients with
+SIGSTOP, see broker_restart.py) never runs beside another, and a paused child is not an exited
+one, so restarts never fight over a process.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def http_ok(url: str, headers: Mapping[str, str] | None = None) -> Callable[[], 
 
 
 class Supervised(Protocol):
-    """What the supervisor runs: a :class:`ChildProcess` or a local broker."""
+    """What the supervisor runs: a :class:`ChildProcess` or the local broker."""
 
     name: str
     log_path: Path
@@ -110,22 +110,16 @@ class Supervisor:
         self,
         stop_requested: Callable[[], bool],
         interval_s: float = 0.5,
-        tick: Callable[[], None] | None = None,
         on_restart: OnRestart | None = None,
         restart: Restart = relaunch,
     ) -> Supervised | None:
         """Block until a stop is requested (returns None) or a child crashed more often than
         the policy allows (returns it); restart every other crashed child after a backoff.
-
-        ``tick``, when given, runs once per ``interval_s`` between the checks (upkeep such as
-        restarting the Tansu fallback broker).
         """
         while not stop_requested():
             dead = self.first_exited()
             if dead is not None and not self._restart(dead, on_restart, restart):
                 return dead
-            if tick is not None:
-                tick()
             time.sleep(interval_s)
         return None
 

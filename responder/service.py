@@ -26,7 +26,6 @@ from journeys.kafka import (
     create_consumer,
     create_producer,
     ensure_topics,
-    leave_group,
     read_from_start_if_truncated,
     replace_producer,
 )
@@ -151,8 +150,6 @@ class Responder:
         consumer, self._consumer = self._consumer, None
         producer, self._producer = self._producer, None
         if consumer is not None:
-            if self._settings.group_instance_id is None:
-                await leave_group(consumer)
             with contextlib.suppress(KafkaError):
                 await consumer.stop()
         if producer is not None:

@@ -1,4 +1,4 @@
-"""Kafka plumbing shared by the gateway and the responder: settings, profiles, clients, topic
+"""Kafka plumbing shared by the gateway and the responder: settings, clients, topic
 admin. The development broker lives in :mod:`devstack`."""
 
 from journeys.kafka.admin import ensure_topics, product_topics, topic_configs
@@ -7,7 +7,6 @@ from journeys.kafka.clients import (
     consumer_kwargs,
     create_consumer,
     create_producer,
-    leave_group,
     producer_kwargs,
     read_from_start_if_truncated,
     replace_producer,
@@ -19,7 +18,7 @@ from journeys.kafka.errors import (
     KafkaSetupError,
     TopicSetupError,
 )
-from journeys.kafka.settings import FETCH_MAX_WAIT_MS, KafkaSettings, Profile
+from journeys.kafka.settings import FETCH_MAX_WAIT_MS, KafkaSettings
 
 __all__ = [
     "FETCH_MAX_WAIT_MS",
@@ -29,13 +28,11 @@ __all__ = [
     "BrokerStartError",
     "KafkaSettings",
     "KafkaSetupError",
-    "Profile",
     "TopicSetupError",
     "consumer_kwargs",
     "create_consumer",
     "create_producer",
     "ensure_topics",
-    "leave_group",
     "producer_kwargs",
     "product_topics",
     "read_from_start_if_truncated",

@@ -1,8 +1,8 @@
-"""Factories for aiokafka producers and consumers tuned by the settings' profile.
+"""Factories for aiokafka producers and consumers tuned by :class:`KafkaSettings`.
 
-Both sides of the request path build their clients here so that a profile change (embedded
-Tansu vs Apache Kafka) reaches every client. The clients are returned unstarted: the caller
-owns them with ``async with`` (aiokafka clients are async context managers).
+Both sides of the request path build their clients here so that a setting reaches every
+client. The clients are returned unstarted: the caller owns them with ``async with``
+(aiokafka clients are async context managers).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from aiokafka.errors import (
     OutOfOrderSequenceNumber,
     UnknownProducerId,
 )
-from aiokafka.protocol.group import LeaveGroupRequest
 
 from journeys.kafka.settings import KafkaSettings
 
@@ -39,25 +38,24 @@ PRODUCER_BROKEN: tuple[type[KafkaError], ...] = (
 
 def producer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
     """aiokafka producer keyword arguments for ``settings``; ``role`` names the client."""
-    configured = settings.effective_producer_acks()
+    configured = settings.producer_acks
     acks: int | str = "all" if configured == "all" else int(configured)
     return {
         "client_id": f"{settings.client_id}-{role}",
         "acks": acks,
         "linger_ms": settings.producer_linger_ms,
-        # Tansu answers InitProducerId with UnknownError: idempotence only on Apache Kafka.
         "enable_idempotence": settings.idempotent_producer(),
         **settings.connection_kwargs(),
     }
 
 
 def consumer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
-    """aiokafka consumer keyword arguments for ``settings`` (manual commits, profile waits)."""
+    """aiokafka consumer keyword arguments for ``settings`` (manual commits)."""
     return {
         "client_id": f"{settings.client_id}-{role}",
-        "fetch_max_wait_ms": settings.effective_fetch_max_wait_ms(),
-        "session_timeout_ms": settings.effective_session_timeout_ms(),
-        "heartbeat_interval_ms": settings.effective_heartbeat_interval_ms(),
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
         "enable_auto_commit": False,
         **settings.connection_kwargs(),
     }
@@ -112,40 +110,14 @@ def create_consumer(
     )
 
 
-async def leave_group(consumer: AIOKafkaConsumer, timeout_s: float = 2.0) -> None:
-    """Leave the consumer group now, before ``consumer.stop()``; best effort, bounded.
-
-    aiokafka only sends LeaveGroup when the generation is above 0, because Apache Kafka
-    numbers generations from 1. Tansu numbers them from 0, so a member of a group's first
-    generation would otherwise keep its partitions until its session times out. Later
-    generations (and Apache Kafka) are left by ``stop()`` itself.
-    """
-    coordinator = getattr(consumer, "_coordinator", None)
-    if coordinator is None or getattr(coordinator, "generation", None) != 0:
-        return
-    member_id = getattr(coordinator, "member_id", "")
-    if not member_id or coordinator.group_id is None:
-        return
-    try:
-        async with asyncio.timeout(timeout_s):
-            await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, member_id))
-    except (KafkaError, TimeoutError) as exc:
-        log.warning("leaving group %s failed: %s", coordinator.group_id, exc)
-        return
-    # Forget the membership so stop() does not try (or commit) with a dead generation.
-    coordinator.reset_generation()
-    log.info("left group %s", coordinator.group_id)
-
-
 async def read_from_start_if_truncated(
     consumer: AIOKafkaConsumer, tp: TopicPartition, position: int
 ) -> bool:
     """Seek ``tp`` to its start when it ends before ``position``; True if it did.
 
-    Such a partition was recreated or truncated under the consumer (a broker that lost its
-    log, e.g. the recycled Tansu fallback), so a position or committed offset from before
-    points past its end. Apache Kafka answers that fetch "out of range" and the consumer resets
-    itself; Tansu answers nothing, forever. Either way nothing written since is skipped.
+    Such a partition was recreated or truncated under the consumer (a local broker restarted
+    on an empty log), so a position or committed offset from before points past its end.
+    Nothing written since is skipped.
     """
     end = consumer.highwater(tp)
     if end is None or end >= position:

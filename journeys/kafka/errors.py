@@ -2,8 +2,8 @@
 
     KafkaSetupError             base class
     ├── TopicSetupError         topics could not be created or checked
-    └── BrokerError             a local broker (Apache Kafka or Tansu)
-        ├── BrokerNotFound      no JDK or jars for Apache Kafka, no Tansu binary
+    └── BrokerError             the local Apache Kafka broker
+        ├── BrokerNotFound      no JDK or jars for Apache Kafka
         └── BrokerStartError    the broker exited or did not answer a metadata request in time
 
 aiokafka exceptions are translated to these in ``admin.py``; the local broker launchers
@@ -26,7 +26,7 @@ class BrokerError(KafkaSetupError):
 
 
 class BrokerNotFound(BrokerError):
-    """What a local broker needs (a JDK and jars, or a Tansu binary) was not found."""
+    """What a local broker needs (a JDK and the Apache Kafka jars) was not found."""
 
 
 class BrokerStartError(BrokerError):

@@ -3,8 +3,7 @@ without any of our processes being restarted.
 
 The module runs its own Apache Kafka broker (``keep_log``: a restart keeps the topics, the
 messages and the consumer groups, as a production broker's does), so stopping it does not
-disturb the session's broker. The embedded fallback (Tansu) keeps nothing across a restart;
-``tests/e2e/test_journeys_up_tansu_restarts.py`` covers that one.
+disturb the session's broker.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from devstack import ApacheKafkaBroker
-from journeys.kafka.errors import BrokerNotFound
 from tests.chaos.conftest import ChaosStack, build_chaos_stack
-from tests.support.kafka_fixtures import KafkaBroker, in_ci
+from tests.support.kafka_fixtures import KafkaBroker
 from tests.support.stack_fixtures import ProcessStack
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]
@@ -33,14 +31,9 @@ DOWN_S = 3.0
 def restartable_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
     """The chaos topology on a broker of its own that can be stopped and started again."""
     work = tmp_path_factory.mktemp("broker-restart")
-    try:
-        broker = ApacheKafkaBroker(
-            data_dir=work / "kafka", log_path=work / "broker.log", keep_log=True, optimise=False
-        )
-    except BrokerNotFound as exc:
-        if in_ci():
-            raise
-        pytest.skip(f"needs Apache Kafka (a Tansu restart loses its log): {exc}")
+    broker = ApacheKafkaBroker(
+        data_dir=work / "kafka", log_path=work / "broker.log", keep_log=True, optimise=False
+    )
     with broker:
         stack = ProcessStack(KafkaBroker(broker, work / "broker.log"), work)
         try:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.chaos.conftest import ChaosStack, settle_failures_or_xfail, start_responder
+from tests.chaos.conftest import ChaosStack, assert_no_failures, start_responder
 from tests.chaos.load import LoadReport
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(400)]
@@ -19,7 +19,7 @@ def assert_no_failure(report: LoadReport, chaos: ChaosStack) -> None:
     assert report.skipped == 0
     assert all(r.process.running() for r in chaos.responders)
     assert all(g.process.running() for g in chaos.gateways)
-    settle_failures_or_xfail(report, chaos)
+    assert_no_failures(report)
 
 
 async def test_a_rolling_restart_of_both_responders_fails_no_request(

@@ -1,11 +1,10 @@
-"""Fixtures: one real broker for the session, and per-test settings pointing at it.
+"""Fixtures: one real Apache Kafka broker for the session, and per-test settings pointing at it.
 
-``kafka_broker``    Apache Kafka (the pinned version, KRaft) when a JDK and its jars are found,
-                    else Tansu; the pytest header says which. In CI (``CI=true``) Apache Kafka
-                    is required: without it the session stops instead of falling back.
-                    ``JOURNEYS_TEST_BROKER=apache|tansu|auto`` chooses by hand.
-``kafka_settings``  factory of :class:`KafkaSettings` for it (the broker's client profile), with
-                    uuid topic names so tests never see each other's messages
+``kafka_broker``    Apache Kafka (the version pinned in devstack/kafka-pom.xml, one KRaft node);
+                    the pytest header says which. Without a JDK or the jars the session stops
+                    at once with one line saying what to install.
+``kafka_settings``  factory of :class:`KafkaSettings` for it, with uuid topic names so tests
+                    never see each other's messages
 """
 
 from __future__ import annotations
@@ -20,12 +19,10 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from devstack.local_broker import BrokerKind, LocalBroker, choose_broker
-from journeys.kafka import BrokerNotFound, KafkaSettings, Profile
+from devstack import ApacheKafkaBroker, find_apache_kafka, local_kafka
+from journeys.kafka import BrokerNotFound, KafkaSettings
 
 KafkaSettingsFactory = Callable[..., KafkaSettings]
-
-_CHOICE_ENV = "JOURNEYS_TEST_BROKER"
 
 
 def in_ci() -> bool:
@@ -33,49 +30,26 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def wanted_broker() -> BrokerKind:
-    """The broker the session asks for: ``apache`` in CI, else ``JOURNEYS_TEST_BROKER``/auto."""
-    if in_ci():
-        return "apache"
-    value = os.environ.get(_CHOICE_ENV, "auto")
-    if value not in ("auto", "apache", "tansu"):
-        raise pytest.UsageError(f"{_CHOICE_ENV} must be auto, apache or tansu, not {value!r}")
-    return value  # type: ignore[return-value]  # checked just above
-
-
-def describe_session_broker() -> str:
-    """One line for the pytest header: which broker this session will run, and why."""
-    wanted = wanted_broker()
+def pytest_report_header(config: pytest.Config) -> str:
     try:
-        choice = choose_broker(wanted)
+        install = find_apache_kafka()
     except BrokerNotFound as exc:
         return f"kafka broker: none ({exc})"
-    broker = choice.broker
-    line = (
-        f"kafka broker: {'Apache Kafka' if broker.kind == 'apache' else 'Tansu'} {broker.version}"
-    )
-    if choice.fallback_reason:
-        line += f" (fallback: {choice.fallback_reason})"
-    return line
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return describe_session_broker()
+    return f"kafka broker: Apache Kafka {install.version} ({install.libs})"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if in_ci():
-        try:
-            choose_broker("apache")
-        except BrokerNotFound as exc:
-            pytest.exit(f"CI runs the tests on Apache Kafka, but: {exc}", returncode=3)
+    try:
+        find_apache_kafka()
+    except BrokerNotFound as exc:
+        pytest.exit(f"the tests run on Apache Kafka, but: {exc}", returncode=3)
 
 
 @dataclass(frozen=True)
 class KafkaBroker:
     """A running broker as tests see it."""
 
-    broker: LocalBroker
+    broker: ApacheKafkaBroker
     log_path: Path
 
     @property
@@ -87,18 +61,8 @@ class KafkaBroker:
         return self.broker.port
 
     @property
-    def kind(self) -> str:
-        """``apache`` or ``tansu``."""
-        return self.broker.kind
-
-    @property
     def version(self) -> str:
         return self.broker.version
-
-    @property
-    def profile(self) -> Profile:
-        """The client profile for this broker."""
-        return "apache" if self.broker.kind == "apache" else "embedded"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -110,10 +74,10 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
     """The session's broker on free 127.0.0.1 ports, stopped (and its files removed) at the end."""
     log_path = tmp_path_factory.mktemp("kafka") / "broker.log"
     try:
-        choice = choose_broker(wanted_broker(), log_path=log_path, optimise=False)
+        broker = local_kafka(log_path=log_path, optimise=False)
     except BrokerNotFound as exc:
         pytest.fail(f"no broker for the tests: {exc}")
-    with choice.broker as broker:
+    with broker:
         yield KafkaBroker(broker, log_path)
 
 
@@ -125,7 +89,6 @@ def kafka_settings(kafka_broker: KafkaBroker) -> KafkaSettingsFactory:
         suffix = uuid.uuid4().hex[:12]
         values: dict[str, Any] = {
             "bootstrap_servers": kafka_broker.bootstrap_servers,
-            "profile": kafka_broker.profile,
             "requests_topic": f"test.requests.{suffix}",
             "replies_topic": f"test.replies.{suffix}",
             "dlq_topic": f"test.requests.dlq.{suffix}",

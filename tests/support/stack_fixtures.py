@@ -96,7 +96,6 @@ class ProcessStack:
     def kafka_env(self) -> dict[str, str]:
         return {
             "JOURNEYS_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
-            "JOURNEYS_KAFKA_PROFILE": self.broker.profile,
             "JOURNEYS_KAFKA_REQUESTS_TOPIC": self.requests_topic,
             "JOURNEYS_KAFKA_REPLIES_TOPIC": self.replies_topic,
             "JOURNEYS_KAFKA_DLQ_TOPIC": self.dlq_topic,

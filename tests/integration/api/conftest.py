@@ -19,7 +19,6 @@ def gateway_kafka(kafka_broker: KafkaBroker) -> KafkaSettings:
     suffix = uuid.uuid4().hex[:12]
     return KafkaSettings(
         bootstrap_servers=kafka_broker.bootstrap_servers,
-        profile=kafka_broker.profile,
         requests_topic=f"test.requests.{suffix}",
         replies_topic=f"test.replies.{suffix}",
         dlq_topic=f"test.requests.dlq.{suffix}",

@@ -1,4 +1,4 @@
-"""Real gateway processes on the real Tansu broker, with a test-only echo responder."""
+"""Real gateway processes on the real Apache Kafka broker, with a test-only echo responder."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from devstack import choose_broker
+from devstack import local_kafka
 from journeys.kafka import KafkaSettings, create_producer
 from tests.integration.api.echo_responder import EchoResponder
 from tests.support.gateway_process import API_KEY, GatewayProcess, GatewayStarter
-from tests.support.kafka_fixtures import KafkaBroker
 from tests.support.metrics_scrape import parse
 from tests.support.processes import free_port
 
@@ -203,12 +202,11 @@ async def test_lookup_cli_prints_the_journeys_from_a_real_gateway(
 async def test_kafka_going_away_after_start_is_503_at_the_deadline_not_a_hang(
     gateways: GatewayStarter,
     gateway_kafka: KafkaSettings,
-    kafka_broker: KafkaBroker,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    # A second broker of the session's kind, to be killed under the gateway.
+    # A second broker, to be killed under the gateway.
     log_path = tmp_path_factory.mktemp("doomed-kafka") / "broker.log"
-    broker = choose_broker(kafka_broker.kind, log_path=log_path).broker  # type: ignore[arg-type]
+    broker = local_kafka(log_path=log_path, optimise=False)
     with broker:
         doomed = gateway_kafka.model_copy(update={"bootstrap_servers": broker.bootstrap_servers})
         gateway = await asyncio.to_thread(

@@ -1,4 +1,4 @@
-"""Topic admin, client factories and the local brokers, against the session's real broker."""
+"""Topic admin, client factories and the local broker, against the session's real broker."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from devstack import TansuBroker, choose_broker, metadata_probe
+from devstack import local_kafka
 from journeys.kafka import (
     BrokerStartError,
     TopicSetupError,
     create_consumer,
     create_producer,
     ensure_topics,
-    leave_group,
 )
 from tests.support.kafka_fixtures import KafkaBroker, KafkaSettingsFactory, group_members
 
@@ -77,30 +76,17 @@ async def test_factory_clients_produce_with_headers_to_a_chosen_partition(
     assert (message.key, message.value, tuple(message.headers)) == (b"k", b"v", (("h", b"x"),))
 
 
-def test_the_tansu_fallback_starts_answers_metadata_and_stops() -> None:
-    broker = TansuBroker()
-    with broker:
-        assert broker.running()
-        assert metadata_probe(broker.host, broker.port)
-    assert not broker.running()
-    assert not metadata_probe(broker.host, broker.port)
-
-
-@pytest.mark.parametrize("kind", ["apache", "tansu"])
-def test_a_local_broker_on_a_busy_port_fails_with_a_clear_error(
-    kafka_broker: KafkaBroker, kind: str
-) -> None:
-    if kind == "apache" and kafka_broker.kind != "apache":
-        pytest.skip("no JDK or Apache Kafka jars here (the session runs Tansu)")
-    broker = choose_broker(kind, kafka_broker.port).broker  # type: ignore[arg-type]
+def test_a_local_broker_on_a_busy_port_fails_with_a_clear_error(kafka_broker: KafkaBroker) -> None:
+    broker = local_kafka(kafka_broker.port)
     with pytest.raises(BrokerStartError, match="already in use"), broker:
         pass
 
 
-async def test_leave_group_leaves_a_first_generation_group_at_once(
+async def test_a_stopped_consumer_leaves_its_group_at_once(
     kafka_settings: KafkaSettingsFactory,
 ) -> None:
-    # Tansu numbers generations from 0 and aiokafka's stop() skips LeaveGroup at 0.
+    # A responder without static membership hands its partitions on when it stops, not a
+    # session timeout later.
     settings = kafka_settings(partitions=2)
     await ensure_topics(settings)
     group_id = f"leave-{uuid.uuid4().hex[:8]}"
@@ -111,7 +97,6 @@ async def test_leave_group_leaves_a_first_generation_group_at_once(
             while not consumer.assignment():
                 await consumer.getmany(timeout_ms=100)
         assert len(await group_members(settings, group_id)) == 1
-        await leave_group(consumer)
     finally:
         await consumer.stop()
     assert await group_members(settings, group_id) == []

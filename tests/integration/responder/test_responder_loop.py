@@ -1,4 +1,4 @@
-"""The responder loop against the real Tansu broker and the real store server process."""
+"""The responder loop against the real Apache Kafka broker and the real store server process."""
 
 from __future__ import annotations
 

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 from api import GatewaySettings
-from devstack.embedded_stack import EmbeddedStack, StackSettings
+from devstack import EmbeddedStack, StackSettings
+
+#: An external Kafka, so these tests need no JDK (nothing connects to it).
+EXTERNAL_KAFKA = "kafka.internal:9092"
 
 
 def _gateway_settings(stack: EmbeddedStack, monkeypatch: pytest.MonkeyPatch) -> GatewaySettings:
-    for name, value in stack._gateway().env.items():
+    for name, value in stack.processes.gateway(stack.urls.api).env.items():
         monkeypatch.setenv(name, value)
     return GatewaySettings()
 
@@ -20,7 +23,12 @@ def test_the_embedded_gateway_serves_the_pages_with_both_peers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = EmbeddedStack(
-        StackSettings(data_dir=tmp_path, store_metrics_port=9302, responder_metrics_port=9301)
+        StackSettings(
+            data_dir=tmp_path,
+            store_metrics_port=9302,
+            responder_metrics_port=9301,
+            external_kafka=EXTERNAL_KAFKA,
+        )
     )
 
     settings = _gateway_settings(stack, monkeypatch)
@@ -40,6 +48,7 @@ def test_with_an_external_store_only_the_responder_is_scraped(
     stack = EmbeddedStack(
         StackSettings(
             data_dir=tmp_path,
+            external_kafka=EXTERNAL_KAFKA,
             external_store_url="grpc://store.internal:8815",
             external_store_token="t0ken-of-the-external-store",
         )

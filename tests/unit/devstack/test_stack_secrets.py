@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devstack.embedded_stack import StackSecrets
+from devstack import StackSecrets
 
 
 def test_secrets_are_made_once_and_read_back(tmp_path: Path) -> None:
