@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.errors import fail, first_settings_error
+from journeys.secrets import url_without_password
 
 # Store modules are imported inside the commands: every process (the gateway too) builds this
 # CLI, and the gateway's process must never load store code (a test checks sys.modules).
@@ -50,7 +51,8 @@ def _client(url: str, token: str, root_cert: Path | None) -> Iterator[JourneySto
         try:
             client.health()
         except StoreError as exc:
-            raise fail(f"store at {url} not reachable: {exc}") from None
+            shown = url_without_password(url)
+            raise fail(f"store at {shown} not reachable: {str(exc).replace(url, shown)}") from None
         yield client
 
 

@@ -8,6 +8,7 @@ gateway (API keys), the store (role tokens) and the Kafka settings (SASL passwor
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 #: Secrets shorter than this are refused: they are guessable.
 MIN_SECRET_LENGTH: Final = 16
@@ -36,3 +37,21 @@ def weak_secret_reason(secret: str, min_length: int = MIN_SECRET_LENGTH) -> str 
     if is_placeholder(secret):
         return "is a placeholder; generate a random one"
     return None
+
+
+def url_without_password(url: str) -> str:
+    """``url`` with the password of its user part (``user:PASSWORD@host``) shown as ``***``.
+
+    For messages and logs: a store URL may carry its password (``postgresql://u:p@h/db``).
+    Anything that does not parse as a URL is returned with everything before ``@`` hidden.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return f"***@{url.rsplit('@', 1)[1]}" if "@" in url else url
+    if password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
