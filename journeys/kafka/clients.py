@@ -66,13 +66,26 @@ def create_producer(settings: KafkaSettings, *, role: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(**producer_kwargs(settings, role=role))
 
 
+#: Broken producers being stopped in the background (a reference keeps each task alive).
+_STOPPING: set[asyncio.Task[None]] = set()
+
+
+async def _stop_quietly(producer: AIOKafkaProducer, timeout_s: float) -> None:
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await producer.stop()
+
+
 async def replace_producer(
     broken: AIOKafkaProducer, settings: KafkaSettings, *, role: str, stop_timeout_s: float = 5.0
 ) -> AIOKafkaProducer:
     """A started new producer for ``broken`` (see :data:`PRODUCER_BROKEN`), which is stopped.
 
     If the new one cannot start (the broker is still away), ``broken`` is returned as it is:
-    its next failure tries again.
+    its next failure tries again. If the caller is cancelled while the new one starts (the
+    gateway replaces it inside a request's deadline), the new one is stopped, never leaked,
+    and the caller keeps ``broken``. Once the new one runs there is no await left: ``broken``
+    is stopped in the background (bounded by ``stop_timeout_s``).
     """
     log.warning("the producer's sequence numbers no longer match the broker's: replacing it")
     producer = create_producer(settings, role=role)
@@ -80,12 +93,15 @@ async def replace_producer(
         await producer.start()
     except (KafkaError, OSError) as exc:
         log.warning("cannot start a new producer yet (%s); keeping the old one", exc)
-        with contextlib.suppress(KafkaError, OSError):
-            await producer.stop()
+        await _stop_quietly(producer, stop_timeout_s)
         return broken
-    with contextlib.suppress(KafkaError, OSError, TimeoutError):
-        async with asyncio.timeout(stop_timeout_s):
-            await broken.stop()
+    except BaseException:
+        # Cancelled (or worse) half-way: close what was opened before the error goes on.
+        await asyncio.shield(_stop_quietly(producer, stop_timeout_s))
+        raise
+    task = asyncio.get_running_loop().create_task(_stop_quietly(broken, stop_timeout_s))
+    _STOPPING.add(task)
+    task.add_done_callback(_STOPPING.discard)
     return producer
 
 
