@@ -259,6 +259,15 @@ class Requester:
         if not hedger.try_spend():
             self._metrics.hedges_skipped.labels("budget").inc()
             return await reply
+        # The hedge is sent beside the wait, never before it: a hedge partition without a
+        # leader must not hold back a reply that arrives meanwhile.
+        hedge = asyncio.ensure_future(self._send_hedge(sent, target))
+        try:
+            return await reply
+        finally:
+            hedge.cancel()
+
+    async def _send_hedge(self, sent: Copy, target: int) -> None:
         try:
             await self._link.send(
                 sent.customer_id.encode(),
@@ -272,7 +281,6 @@ class Requester:
             self._metrics.hedges_skipped.labels("send_failed").inc()
         else:
             self._metrics.hedges_sent.inc()
-        return await reply
 
     def _no_reply(self, correlation_id: str) -> DeadlineExceeded:
         return DeadlineExceeded(

@@ -182,3 +182,36 @@ def test_each_request_earns_a_tenth_of_a_hedge_up_to_the_burst() -> None:
     for _ in range(1_000):
         hedger.earn()
     assert hedger.tokens == 3.0
+
+
+async def test_a_hedge_send_that_stalls_does_not_hide_the_first_copys_reply(
+    start_gateway: Any,
+) -> None:
+    # The hedge's partition has no leader: its send hangs until the deadline. The first copy's
+    # reply arrives meanwhile and is the answer (today's bug: a 504 at the deadline).
+    kafka = FakeKafka(respond=lambda request: None)
+    gateway = await start_gateway(kafka=kafka, **{**FAST_HEDGE, "request_timeout_ms": 2_000})
+    original_send = kafka.send
+    hedge_sending = asyncio.Event()
+
+    async def stall_hedges(key: bytes, value: bytes, headers: Any, partition: Any = None) -> int:
+        if partition is not None:
+            hedge_sending.set()
+            await asyncio.Event().wait()  # no leader: never acknowledged
+        sent: int = await original_send(key, value, headers, partition)
+        return sent
+
+    kafka.send = stall_hedges  # type: ignore[method-assign]
+
+    async def answer_first_copy_while_the_hedge_hangs() -> None:
+        async with asyncio.timeout(5):
+            await hedge_sending.wait()
+            await kafka.wait_sent(1)
+        first = kafka.sent[0]
+        kafka.deliver(first.correlation_id, answer_with_journeys(first))
+
+    answering = asyncio.create_task(answer_first_copy_while_the_hedge_hangs())
+    response = await gateway.lookup("cust-1")
+    await answering
+
+    assert response.status_code == 200
