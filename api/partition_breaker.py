@@ -64,8 +64,12 @@ class PartitionBreaker:
         """The partitions first copies avoid right now (or probe)."""
         return sorted(self._open_until)
 
-    def route(self, primary: int, partitions: int) -> int:
-        """The partition a first copy keyed to ``primary`` goes to (``primary`` when closed)."""
+    def route(self, primary: int, partitions: int, spread: int) -> int:
+        """The partition a first copy keyed to ``primary`` goes to (``primary`` when closed).
+
+        An open partition's requests are spread over all the partitions that are not open, by
+        ``spread`` (from the key's hash), so no single survivor takes them all.
+        """
         until = self._open_until.get(primary)
         if until is None:
             return primary
@@ -74,7 +78,15 @@ class PartitionBreaker:
             # This request probes the partition; the others keep avoiding it meanwhile.
             self._open_until[primary] = now + self._config.open_s
             return primary
-        return self.next_closed(primary, partitions)
+        return self.spread(primary, partitions, spread)
+
+    def spread(self, avoid: int, partitions: int, spread: int) -> int:
+        """One of the partitions other than ``avoid`` that are not open, chosen by ``spread``
+        (the same key always gets the same one); ``(avoid + 1) % n`` when all are open."""
+        candidates = [p for p in range(partitions) if p != avoid and p not in self._open_until]
+        if not candidates:
+            return (avoid + 1) % partitions
+        return candidates[spread % len(candidates)]
 
     def next_closed(self, after: int, partitions: int) -> int:
         """The first partition after ``after`` (wrapping) that is not open; ``(after + 1) % n``
@@ -109,7 +121,13 @@ class PartitionBreaker:
             self._on_change(len(self._open_until))
 
 
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2, as aiokafka's and Java's) picks."""
+def key_hash(key: bytes) -> int:
+    """The key's hash as Kafka's default partitioner (murmur2, as aiokafka's and Java's) uses
+    it: the key's partition is ``key_hash(key) % partitions``."""
     hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
+    return hashed & 0x7FFFFFFF
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for ``key``."""
+    return key_hash(key) % partitions

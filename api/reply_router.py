@@ -20,8 +20,8 @@ logged once per other instance and listed by :attr:`ReplyRouter.foreign_requeste
 shows them), so the misconfiguration is visible instead of looking like stray replies.
 
 When the reader finds its partition ending before its position, the broker lost the log (a
-local broker restarted empty, an unclean leader election): replies written to the lost part will never
-arrive, and requests not yet read from a lost request log will never be answered.
+local broker restarted empty, an unclean leader election): replies written to the lost part
+will never arrive, and requests not yet read from a lost request log will never be answered.
 :meth:`ReplyRouter.replies_lost` fails every waiting request with :class:`RepliesLost`, and
 :class:`api.requester.Requester` sends each again (same correlation id, same deadline) instead
 of letting it run into its deadline. A lookup is read-only, so a second answer is harmless: it

@@ -1,13 +1,14 @@
 """One lookup: an HTTP request becomes a Kafka request, and its correlated reply an answer.
 
 The request path, in order: refuse at once when over the in-flight bound (429) or not connected
-(503); register the correlation id; produce with key = customer id and the contract headers,
-bounded by the deadline (a broker that cannot take it → 503); await the reply until the deadline
-(→ 504), hedging to another partition when it is slow (:mod:`api.hedging`); map the reply
-status. A partition whose first copies keep losing to their hedges is avoided for a while
-(:mod:`api.partition_breaker`): requests keyed to it go to the next partition at once. If the
-broker lost the reply log meanwhile (see :class:`api.reply_router.RepliesLost`), send the same
-request again, at most ``MAX_RESENDS`` times, still bounded by the first deadline.
+(503); register the correlation id; send the request with key = customer id and the contract
+headers, and await its reply until the deadline, hedging to another partition when it is slow
+and rerouting a copy whose send failed (:mod:`api.exchange`); Kafka accepting no copy by the
+deadline is a 503, no reply a 504; map the reply status. A partition whose first copies keep
+losing to their hedges is avoided for a while (:mod:`api.partition_breaker`): requests keyed to
+it are spread over the other partitions at once. If the broker lost the reply log meanwhile
+(see :class:`api.reply_router.RepliesLost`), send the same request again, at most
+``MAX_RESENDS`` times, still bounded by the first deadline.
 Replies are decoded with orjson and checked just enough to answer (status, journeys list,
 priorities): the responder validated every journey against the contract, so re-validating them
 with pydantic per request would only add latency.
@@ -36,10 +37,11 @@ from api.errors import (
     ReplyTooLarge,
     RequestRejected,
 )
+from api.exchange import Copy, Exchange, is_unavailable
 from api.hedging import Hedger
-from api.kafka_link import Headers, Link
+from api.kafka_link import Link
 from api.metrics import GatewayMetrics
-from api.partition_breaker import PartitionBreaker, key_partition
+from api.partition_breaker import PartitionBreaker, key_hash
 from api.reply_router import RepliesLost, ReplyRouter
 from api.settings import GatewaySettings
 from api.tracing import outgoing_traceparent
@@ -47,21 +49,10 @@ from journeys.contract import CONTRACT_VERSION, Header, ReplyStatus, StatusFilte
 from journeys.observability import bind_correlation_id
 
 _VERSION_HEADER = str(CONTRACT_VERSION).encode()
-_HEDGE_HEADER = (Header.HEDGE, b"1")
 log = logging.getLogger(__name__)
 #: Times one lookup is sent again after its reply log was lost (a broker that keeps losing
 #: its log within one deadline is not worth more).
 MAX_RESENDS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Copy:
-    """One request as sent: what a hedge copy repeats, and the partition the first went to."""
-
-    customer_id: str
-    value: bytes
-    headers: Headers
-    partition: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,21 +148,16 @@ class Requester:
         if traceparent is not None:
             headers.append((Header.TRACEPARENT, traceparent.encode()))
         key = customer_id.encode()
-        sent_to: int | None = None
+        partitions = self._link.request_partitions()
+        hashed = key_hash(key)
+        copy = Copy(key, value, headers, self._route(hashed, partitions), hashed // partitions)
         try:
             started = loop.time()
             for resends in range(MAX_RESENDS + 1):
-                reply = self._router.expect(correlation_id)
-                sent_to = await self._send(key, value, headers, deadline_loop, self._route(key))
                 if resends == 0:
                     self._hedger.earn()
                 try:
-                    raw = await self._await_reply(
-                        reply,
-                        correlation_id,
-                        deadline_loop,
-                        Copy(customer_id, value, headers, sent_to),
-                    )
+                    raw = await self._exchange(correlation_id, copy).run(deadline_loop)
                 except RepliesLost:
                     if resends == MAX_RESENDS:
                         raise self._no_reply(correlation_id) from None
@@ -179,108 +165,56 @@ class Requester:
                     continue
                 # Only first-copy round trips feed the hedge delay: resent ones would pull it up.
                 round_trip_s = None if resends else loop.time() - started
-                self._answered(correlation_id, sent_to, round_trip_s)
+                self._answered(correlation_id, copy.partition, raw, round_trip_s)
                 break
-        except DeadlineExceeded:
-            if sent_to is not None:
-                self._strike(sent_to)
+        except (DeadlineExceeded, KafkaUnavailable):
+            self._strike(copy.partition)
             raise
         finally:
             self._router.forget(correlation_id)
         journeys = _answer(raw, customer_id, status)
         return LookupResult(customer_id, status, journeys, correlation_id, traceparent)
 
-    async def _send(
-        self,
-        key: bytes,
-        value: bytes,
-        headers: list[tuple[str, bytes]],
-        deadline_loop: float,
-        partition: int | None,
-    ) -> int:
-        try:
-            async with asyncio.timeout_at(deadline_loop):
-                return await self._link.send(key, value, headers, partition)
-        except TimeoutError:
-            raise KafkaUnavailable(
-                "Kafka did not accept the request before its deadline; retry later"
-            ) from None
+    def _exchange(self, correlation_id: str, copy: Copy) -> Exchange:
+        return Exchange(
+            correlation_id,
+            copy,
+            link=self._link,
+            router=self._router,
+            hedger=self._hedger,
+            breaker=self._breaker,
+            metrics=self._metrics,
+            deadline_s=self._deadline_s,
+        )
 
-    def _answered(self, correlation_id: str, sent_to: int, round_trip_s: float | None) -> None:
-        """Record who answered: the hedge (a strike against ``sent_to``) or the first copy."""
+    def _answered(
+        self, correlation_id: str, sent_to: int, raw: bytes, round_trip_s: float | None
+    ) -> None:
+        """Record who answered: the hedge or an ``unavailable`` reply (a strike against
+        ``sent_to``), or the first copy."""
         if self._router.answered_by_hedge(correlation_id):
             self._metrics.hedges_won.inc()
             self._strike(sent_to)
+            return
+        if is_unavailable(raw):
+            self._strike(sent_to)  # quick, but no answer: that responder cannot reach the store
             return
         self._breaker.answered(sent_to)
         if round_trip_s is not None:
             self._hedger.observe(round_trip_s)
 
-    def _route(self, key: bytes) -> int | None:
-        """The partition to send a first copy to: None (by key) unless the key's is open."""
+    def _route(self, hashed: int, partitions: int) -> int:
+        """The partition a first copy goes to: the key's, unless the breaker avoids it."""
+        primary = hashed % partitions
         if not self._breaker.any_open():
-            return None
-        partitions = self._link.request_partitions()
-        primary = key_partition(key, partitions)
-        routed = self._breaker.route(primary, partitions)
-        if routed == primary:
-            return None
-        self._metrics.rerouted.inc()
+            return primary
+        routed = self._breaker.route(primary, partitions, hashed // partitions)
+        if routed != primary:
+            self._metrics.rerouted.inc()
         return routed
 
     def _strike(self, partition: int) -> None:
         self._breaker.struck(partition, self._link.request_partitions())
-
-    async def _await_reply(
-        self,
-        reply: asyncio.Future[bytes],
-        correlation_id: str,
-        deadline_loop: float,
-        sent: Copy,
-    ) -> bytes:
-        try:
-            async with asyncio.timeout_at(deadline_loop):
-                return await self._await_or_hedge(reply, sent)
-        except TimeoutError:
-            raise self._no_reply(correlation_id) from None
-
-    async def _await_or_hedge(self, reply: asyncio.Future[bytes], sent: Copy) -> bytes:
-        """The reply; after the hedge delay without one, send a hedge copy and keep waiting."""
-        hedger = self._hedger
-        partitions = self._link.request_partitions()
-        if not hedger.enabled or partitions < 2:
-            return await reply
-        target = self._breaker.next_closed(sent.partition, partitions)
-        delay = hedger.delay_s()
-        self._metrics.hedge_delay.set(delay)
-        done, _ = await asyncio.wait((reply,), timeout=delay)
-        if done:
-            return reply.result()
-        if not hedger.try_spend():
-            self._metrics.hedges_skipped.labels("budget").inc()
-            return await reply
-        # The hedge is sent beside the wait, never before it: a hedge partition without a
-        # leader must not hold back a reply that arrives meanwhile.
-        hedge = asyncio.ensure_future(self._send_hedge(sent, target))
-        try:
-            return await reply
-        finally:
-            hedge.cancel()
-
-    async def _send_hedge(self, sent: Copy, target: int) -> None:
-        try:
-            await self._link.send(
-                sent.customer_id.encode(),
-                sent.value,
-                [*sent.headers, _HEDGE_HEADER],
-                partition=target,
-            )
-        except KafkaUnavailable as exc:
-            # The first copy is still on its way: a failed hedge only loses the second chance.
-            log.warning("hedge to partition %d not sent: %s", target, exc)
-            self._metrics.hedges_skipped.labels("send_failed").inc()
-        else:
-            self._metrics.hedges_sent.inc()
 
     def _no_reply(self, correlation_id: str) -> DeadlineExceeded:
         return DeadlineExceeded(

@@ -11,7 +11,6 @@ def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
     """The JOURNEYS_KAFKA_* environment that reproduces ``kafka`` in a child process."""
     fields = (
         "bootstrap_servers",
-        "profile",
         "requests_topic",
         "replies_topic",
         "dlq_topic",

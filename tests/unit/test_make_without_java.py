@@ -1,4 +1,4 @@
-"""Without a JDK, ``make up`` and ``make test`` stop at once with one line saying what to install."""
+"""Without a JDK, `make up` and `make test` stop at once with one line saying what to install."""
 
 from __future__ import annotations
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from api.partition_breaker import BreakerConfig, PartitionBreaker, key_partition
+from api.partition_breaker import BreakerConfig, PartitionBreaker, key_hash, key_partition
 from tests.support.fake_kafka import FakeKafka, SentRequest
 from tests.support.gateway_app import answer_with_journeys
 from tests.unit.api.test_hedging import counter
@@ -39,6 +40,12 @@ def silent_on(partitions: set[int]) -> Callable[[SentRequest], bytes | None]:
     return respond
 
 
+def spread_target(key: bytes, dead: int, partitions: int = 8) -> int:
+    """Where the breaker sends ``key``'s requests while only ``dead`` is avoided."""
+    others = [p for p in range(partitions) if p != dead]
+    return others[(key_hash(key) // partitions) % len(others)]
+
+
 def breaker(strikes: int = 3, open_s: float = 1.0) -> tuple[PartitionBreaker, Clock]:
     clock = Clock()
     return PartitionBreaker(BreakerConfig(strikes=strikes, open_s=open_s), clock), clock
@@ -53,15 +60,16 @@ def test_the_key_partition_is_the_one_the_producer_picks() -> None:
             )
 
 
-def test_consecutive_strikes_open_a_partition_and_its_requests_go_to_the_next() -> None:
+def test_consecutive_strikes_open_a_partition_and_its_requests_go_elsewhere() -> None:
     b, _ = breaker(strikes=3)
     for _ in range(2):
         b.struck(2, 8)
-    assert b.route(2, 8) == 2
+    assert b.route(2, 8, spread=0) == 2
     b.struck(2, 8)
     assert b.open_partitions() == [2]
-    assert b.route(2, 8) == 3
-    assert b.route(5, 8) == 5
+    assert b.route(2, 8, spread=0) == 0
+    assert b.route(2, 8, spread=2) == 3
+    assert b.route(5, 8, spread=0) == 5
 
 
 def test_an_answer_clears_the_strikes() -> None:
@@ -71,22 +79,22 @@ def test_an_answer_clears_the_strikes() -> None:
         b.struck(4, 8)
         b.answered(4)
     assert not b.any_open()
-    assert b.route(4, 8) == 4
+    assert b.route(4, 8, spread=0) == 4
 
 
 def test_one_request_per_interval_probes_the_open_partition_and_an_answer_closes_it() -> None:
     b, clock = breaker(strikes=1, open_s=1.0)
     b.struck(0, 4)
-    assert b.route(0, 4) == 1
+    assert b.route(0, 4, spread=0) == 1
     clock.now += 1.0
-    assert b.route(0, 4) == 0  # the probe
-    assert b.route(0, 4) == 1  # the others keep avoiding it while the probe is out
+    assert b.route(0, 4, spread=0) == 0  # the probe
+    assert b.route(0, 4, spread=0) == 1  # the others keep avoiding it while the probe is out
     b.struck(0, 4)  # the probe lost to its hedge: still open
-    assert b.route(0, 4) == 1
+    assert b.route(0, 4, spread=0) == 1
     clock.now += 1.0
-    assert b.route(0, 4) == 0
+    assert b.route(0, 4, spread=0) == 0
     b.answered(0)
-    assert b.route(0, 4) == 0
+    assert b.route(0, 4, spread=0) == 0
     assert not b.any_open()
 
 
@@ -94,9 +102,23 @@ def test_reroutes_and_hedges_skip_every_open_partition() -> None:
     b, _ = breaker(strikes=1)
     b.struck(1, 8)
     b.struck(2, 8)
-    assert b.route(1, 8) == 3
+    assert {b.route(1, 8, spread) for spread in range(100)} == {0, 3, 4, 5, 6, 7}
     assert b.next_closed(0, 8) == 3
     assert b.next_closed(7, 8) == 0
+
+
+def test_an_open_partitions_requests_are_spread_over_every_partition_still_answering() -> None:
+    # Partitions 1-4 of 8 avoided: their keys go to 0, 5, 6 and 7 in equal shares (the old
+    # breaker sent them all to 5, which then carried 5x its share).
+    b, _ = breaker(strikes=1)
+    for partition in (1, 2, 3, 4):
+        b.struck(partition, 8)
+    load: Counter[int] = Counter()
+    for n in range(80_000):
+        hashed = key_hash(f"cust-{n:07d}".encode())
+        load[b.route(hashed % 8, 8, hashed // 8)] += 1
+    assert set(load) == {0, 5, 6, 7}
+    assert max(load.values()) / min(load.values()) < 1.1
 
 
 def test_at_most_half_the_partitions_are_avoided_when_everything_is_slow() -> None:
@@ -113,7 +135,7 @@ def test_zero_strikes_never_reroutes() -> None:
     assert not b.any_open()
 
 
-async def test_a_silent_partition_is_hedged_a_few_times_then_its_requests_go_to_the_next(
+async def test_a_silent_partition_is_hedged_a_few_times_then_its_requests_go_elsewhere(
     start_gateway: Any,
 ) -> None:
     dead = key_partition(b"cust-1", 8)
@@ -132,8 +154,8 @@ async def test_a_silent_partition_is_hedged_a_few_times_then_its_requests_go_to_
     first_copies = [r for r in sent if not r.is_hedge]
     assert [r.partition for r in first_copies[:3]] == [dead] * 3
     assert sum(r.is_hedge for r in sent) == 3
-    # ... then one send each, straight to the next partition, no hedge.
-    assert [r.partition for r in first_copies[3:]] == [(dead + 1) % 8] * 7
+    # ... then one send each, straight to another partition, no hedge.
+    assert [r.partition for r in first_copies[3:]] == [spread_target(b"cust-1", dead)] * 7
     metrics = await gateway.metrics()
     assert counter(metrics, "journeys_gateway_rerouted_requests") == 7
     assert "journeys_gateway_avoided_partitions 1.0" in metrics
@@ -182,4 +204,6 @@ async def test_unanswered_first_copies_count_as_strikes_when_hedging_is_off(
     statuses = [(await gateway.lookup("cust-1")).status_code for _ in range(5)]
 
     assert statuses == [504, 504, 504, 200, 200]
-    assert [r.partition for r in gateway.kafka.sent] == [dead] * 3 + [(dead + 1) % 8] * 2
+    assert [r.partition for r in gateway.kafka.sent] == [dead] * 3 + [
+        spread_target(b"cust-1", dead)
+    ] * 2
