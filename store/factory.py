@@ -75,11 +75,15 @@ def open_async_store(
     tls_root_certs: bytes | None = None,
     read_urls: Sequence[str] = (),
     max_workers: int = 4,
+    read_attempt_timeout: float = 0.5,
+    max_replay_lag: float = 5.0,
 ) -> AsyncStoreClient:
     """An :class:`AsyncStoreClient` for ``url``: the blocking client's calls on a bounded
     worker pool, so the event loop never blocks (the caller closes it with ``aclose``).
 
-    On PostgreSQL, lookups are native coroutines instead (``psycopg.AsyncConnection``).
+    On PostgreSQL, lookups are native coroutines instead (``psycopg.AsyncConnection``), and
+    ``read_attempt_timeout`` and ``max_replay_lag`` bound what a bad standby costs
+    (:mod:`store.postgres.async_lookups`).
     """
     client = open_store(
         url, token, timeout=timeout, tls_root_certs=tls_root_certs, read_urls=read_urls
@@ -89,5 +93,10 @@ def open_async_store(
         from store.postgres.client import PostgresStore
 
         if isinstance(client, PostgresStore):
-            return PostgresAsyncStore(client, max_workers=max_workers)
+            return PostgresAsyncStore(
+                client,
+                max_workers=max_workers,
+                read_attempt_timeout=read_attempt_timeout,
+                max_replay_lag=max_replay_lag,
+            )
     return AsyncStoreClient(client, max_workers=max_workers)

@@ -117,6 +117,11 @@ class StoreClientSettings(BaseModel):
     tls_root_cert: Path | None = None
     #: PostgreSQL only: read-only endpoints (hot standbys) for lookups, before the primary.
     read_urls: list[str] = Field(default_factory=list)
+    #: PostgreSQL only: how long a read endpoint may take before the next one is asked (s).
+    read_attempt_timeout_s: float = Field(default=0.5, gt=0)
+    #: PostgreSQL only: a standby replaying further behind the primary than this is skipped
+    #: until it catches up (s); 0 never checks.
+    max_replay_lag_s: float = Field(default=5.0, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -142,7 +147,14 @@ class StoreClientSettings(BaseModel):
         from store.factory import open_async_store
 
         token = self.token.get_secret_value()
-        return open_async_store(self.url, token, max_workers=max_workers, **self._options())
+        return open_async_store(
+            self.url,
+            token,
+            max_workers=max_workers,
+            read_attempt_timeout=self.read_attempt_timeout_s,
+            max_replay_lag=self.max_replay_lag_s,
+            **self._options(),
+        )
 
     def _options(self) -> dict[str, Any]:
         root = self.tls_root_cert.read_bytes() if self.tls_root_cert else None

@@ -4,14 +4,24 @@ the blocking client, no worker thread, bounded connections, read endpoints then 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
 from store import StoreInvalidRequest, StoreUnavailable, open_async_store
 from store.postgres.async_lookups import PostgresAsyncStore
 from tests.support.journey_rows import journey_row, journeys_table
-from tests.support.postgres_fixtures import PostgresStoreServer
+from tests.support.postgres_fixtures import (
+    PostgresCluster,
+    PostgresStoreServer,
+    create_store_database,
+    make_pg_tokens,
+    running_cluster,
+    running_standby,
+)
 from tests.support.store_fixtures import unique_prefix
 
 pytestmark = pytest.mark.integration
@@ -112,3 +122,101 @@ async def test_no_server_answering_is_a_clear_unavailable_error(
     async with open_async_store(url, postgres_store.tokens["reader"], timeout=1.0) as reader:
         with pytest.raises(StoreUnavailable, match=r"store at 127\.0\.0\.1:\d+/.* unavailable"):
             await reader.lookup(["anyone"])
+
+
+@contextlib.contextmanager
+def hung_listener() -> Iterator[int]:
+    """A port that accepts connections and never answers (a standby hung in the kernel)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for connection in accepted:
+            connection.close()
+        server.close()
+
+
+async def test_a_standby_that_accepts_and_never_answers_is_skipped_within_the_budget(
+    postgres_store: PostgresStoreServer,
+) -> None:
+    # Before: the hung standby was marked down only by the store timeout (5 s), which the
+    # responder's budget (at most 2 s) always cut first: every lookup failed, primary never tried.
+    customers = _seed(postgres_store)
+    with hung_listener() as port:
+        hung = postgres_store.url_for("reader").replace(
+            f":{postgres_store.cluster.port}/", f":{port}/"
+        )
+        async with _async_reader(postgres_store, read_urls=(hung,), timeout=5.0) as reader:
+            for _ in range(5):
+                async with asyncio.timeout(2.0):  # the responder's lookup budget
+                    assert (await reader.lookup(customers[:2], "open")).num_rows == 4
+            assert reader._reads.readers[0].down_until > 0
+
+
+def test_a_standby_replaying_too_far_behind_is_skipped_until_it_catches_up() -> None:
+    with running_cluster() as primary:
+        tokens = make_pg_tokens(primary)
+        store = create_store_database(primary, tokens, "journeys")
+        with running_standby(primary) as standby:
+            asyncio.run(_lookups_follow_the_replay_lag(store, standby))
+
+
+async def _lookups_follow_the_replay_lag(
+    store: PostgresStoreServer, standby: PostgresCluster
+) -> None:
+    def upsert(priority: int) -> None:
+        with store.client("writer") as writer:
+            writer.upsert(journeys_table([journey_row("lag-1", "j-1", priority=priority)]))
+
+    async def priority_seen(reader: PostgresAsyncStore) -> int:
+        priorities = (await reader.lookup(["lag-1"])).column("priority").to_pylist()
+        return int(priorities[0]) if priorities else -1  # -1: not replicated yet
+
+    standby_url = standby.url("journeys", "journeys_reader")
+    upsert(priority=1)
+    reader = open_async_store(
+        store.url_for("reader"), store.tokens["reader"], read_urls=[standby_url],
+        timeout=2.0, max_replay_lag=1.0,
+    )  # fmt: skip
+    assert isinstance(reader, PostgresAsyncStore)
+    async with reader:
+        await async_wait_until(lambda: priority_seen(reader), 1, 60, "replication")
+        standby.execute("SELECT pg_wal_replay_pause()")
+        upsert(priority=2)
+        # The paused standby still has priority 1; past the bound the primary answers.
+        await async_wait_until(lambda: priority_seen(reader), 2, 60, "standby skipped")
+        assert reader._reads.readers[0].stale
+        standby.execute("SELECT pg_wal_replay_resume()")
+        for _ in range(600):
+            if not reader._reads.readers[0].stale:
+                break
+            await asyncio.sleep(0.1)
+        assert not reader._reads.readers[0].stale, "the standby caught up but stays skipped"
+        assert await priority_seen(reader) == 2
+
+
+async def async_wait_until(
+    probe: Callable[[], Awaitable[int]], wanted: int, timeout_s: float, what: str
+) -> None:
+    """Poll ``probe`` every 0.1 s until it returns ``wanted``, at most ``timeout_s``."""
+    seen = None
+    for _ in range(int(timeout_s * 10)):
+        if (seen := await probe()) == wanted:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what}: still {seen}, not {wanted}, after {timeout_s:g} s")
