@@ -61,7 +61,8 @@ class GatewayMetrics:
         self.dropped_replies = Counter(
             "journeys_gateway_dropped_replies",
             "Replies dropped: late (request gone), unknown (never sent here), duplicate, foreign "
-            "(another gateway's requester id) or without a correlation id.",
+            "(another gateway's requester id), previous (asked by this gateway's previous "
+            "process) or without a correlation id.",
             ["reason"],
             registry=self.registry,
         )

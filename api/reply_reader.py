@@ -27,7 +27,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from api.errors import KafkaUnavailable
-from api.reply_router import ReplyRouter, correlation_id_of, header_text, is_hedge_reply
+from api.reply_router import (
+    ReplyRouter,
+    correlation_id_of,
+    deadline_of,
+    header_text,
+    is_hedge_reply,
+)
 from journeys.contract import Header
 from journeys.kafka import KafkaSettings, create_consumer, read_from_start_if_truncated
 
@@ -138,6 +144,7 @@ class ReplyReader:
                         record.value or b"",
                         header_text(record.headers, Header.REQUESTER_ID),
                         hedge=is_hedge_reply(record.headers),
+                        deadline_ms=deadline_of(record.headers),
                     )
             if not batches:
                 position = await consumer.position(self._partition)

@@ -15,7 +15,9 @@ bounded number of finished correlation ids to tell late and duplicate from unkno
 
 Every gateway process has a random :attr:`ReplyRouter.instance_id`; requests carry it in the
 ``requester-id`` header and responders copy it to the reply. Two gateways sharing a partition
-both read every reply on it, so each sees the other's replies: those are counted ``foreign``,
+both read every reply on it, so each sees the other's replies: those are counted ``foreign``
+(replies echo the request's deadline: one whose request expired before this process started
+was asked by its previous process, counted ``previous`` and raises no alarm),
 logged once per other instance and listed by :attr:`ReplyRouter.foreign_requesters` (``/readyz``
 shows them), so the misconfiguration is visible instead of looking like stray replies.
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -50,7 +53,7 @@ RECENT_CAPACITY: Final = 65_536
 #: How many other instances' ids are remembered (and shown on /readyz) at most.
 FOREIGN_CAPACITY: Final = 16
 #: Every outcome of :meth:`ReplyRouter.deliver` other than ``matched`` (see above).
-DROP_REASONS: Final = ("late", "unknown", "duplicate", "uncorrelated", "foreign")
+DROP_REASONS: Final = ("late", "unknown", "duplicate", "uncorrelated", "foreign", "previous")
 _CORRELATION_HEADER: Final = Header.CORRELATION_ID
 _HEDGE_HEADER: Final = Header.HEDGE
 
@@ -71,9 +74,13 @@ class ReplyRouter:
         on_reply: Callable[[str], None] = _ignore,
         recent_capacity: int = RECENT_CAPACITY,
         instance_id: str | None = None,
+        started_ms: int | None = None,
     ) -> None:
         #: This process's id, sent as ``requester-id`` (random per start).
         self.instance_id = instance_id if instance_id is not None else uuid.uuid4().hex[:16]
+        #: When this process started (epoch ms): replies to requests whose deadline passed
+        #: before then were asked by an earlier process on this partition, not another instance.
+        self.started_ms = started_ms if started_ms is not None else int(time.time() * 1000)
         self._foreign: OrderedDict[str, None] = OrderedDict()
         self._pending: dict[str, asyncio.Future[bytes]] = {}
         self._recent: OrderedDict[str, bool] = OrderedDict()  # id → was it answered?
@@ -121,14 +128,19 @@ class ReplyRouter:
         requester_id: str | None = None,
         *,
         hedge: bool = False,
+        deadline_ms: int | None = None,
     ) -> str:
         """Hand one reply to its request; returns the outcome (``matched`` or a drop reason).
 
         ``hedge``: the reply carries the ``hedge`` header, i.e. it answers the hedge copy.
+        ``deadline_ms``: the request's deadline the reply echoes, if it does.
         """
         if requester_id is not None and requester_id != self.instance_id:
-            outcome = "foreign"
-            self._note_foreign(requester_id)
+            if deadline_ms is not None and deadline_ms < self.started_ms:
+                outcome = "previous"  # asked before this process started: a restart, no alarm
+            else:
+                outcome = "foreign"
+                self._note_foreign(requester_id)
         else:
             outcome = self._route(correlation_id, value)
         if outcome == "matched" and hedge and correlation_id is not None:
@@ -189,6 +201,14 @@ class ReplyRouter:
 def is_hedge_reply(headers: Any) -> bool:
     """True when a consumed reply carries the ``hedge`` header (it answers a hedge copy)."""
     return any(name == _HEDGE_HEADER for name, _value in headers or ())
+
+
+def deadline_of(headers: Any) -> int | None:
+    """The ``deadline`` header a reply echoes (epoch ms), or None when absent or malformed."""
+    text = header_text(headers, Header.DEADLINE)
+    if text is None or not (0 < len(text) <= 19 and text.isascii() and text.isdecimal()):
+        return None
+    return int(text)
 
 
 def correlation_id_of(headers: Any) -> str | None:

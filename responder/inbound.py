@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 from pydantic import ValidationError
@@ -76,6 +76,9 @@ class Routing:
     requester_id: str | None = None
     #: The request is a gateway's hedge copy; the reply says so (the gateway counts hedges won).
     hedge: bool = False
+    #: The request's deadline, echoed on the reply: a restarted gateway tells replies to its
+    #: previous process (deadline before its start) from another instance's.
+    deadline_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,7 @@ def parse_record(record: InboundRecord, *, reply_partitions: int, now_ms: int) -
     try:
         routing = _routing(headers, reply_partitions)
         deadline_ms = _decimal(headers, Header.DEADLINE)
+        routing = replace(routing, deadline_ms=deadline_ms)
         version = headers.get(Header.CONTRACT_VERSION)
         if version is not None and version != str(CONTRACT_VERSION):
             raise _Invalid(f"unsupported contract-version {version[:16]!r}")

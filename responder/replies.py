@@ -108,7 +108,8 @@ def _timestamps_as_text(table: pa.Table) -> pa.Table:
 
 
 def reply_headers(routing: Routing) -> list[tuple[str, bytes]]:
-    """The headers of a reply: correlation id, trace context, contract version, requester id."""
+    """The headers of a reply: correlation id, trace context, contract version, requester id,
+    hedge flag and the request's deadline."""
     headers = [(Header.CORRELATION_ID, routing.correlation_id.encode())]
     if routing.traceparent is not None:
         headers.append((Header.TRACEPARENT, routing.traceparent.encode()))
@@ -117,6 +118,8 @@ def reply_headers(routing: Routing) -> list[tuple[str, bytes]]:
         headers.append((Header.REQUESTER_ID, routing.requester_id.encode()))
     if routing.hedge:
         headers.append((Header.HEDGE, b"1"))
+    if routing.deadline_ms is not None:
+        headers.append((Header.DEADLINE, str(routing.deadline_ms).encode()))
     return headers
 
 

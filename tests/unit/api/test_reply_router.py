@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from api.reply_router import RepliesLost, ReplyRouter, correlation_id_of
+from api.reply_router import RepliesLost, ReplyRouter, correlation_id_of, deadline_of
 
 
 def counting_router(capacity: int = 100) -> tuple[ReplyRouter, list[str]]:
@@ -108,3 +108,30 @@ async def test_a_lost_reply_log_fails_only_the_waiting_requests_with_replies_los
     again = router.expect("a")  # the requester sends it again under the same id
     assert router.deliver("a", b"second") == "matched"
     assert await again == b"second"
+
+
+def test_a_reply_to_a_request_of_this_gateways_previous_process_is_no_alarm(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A restarted gateway reads late replies to its previous process (another requester id):
+    # their requests' deadlines passed before this process started. Before: counted foreign,
+    # an error logged ("two instances share one reply partition") and a /readyz warning.
+    router = ReplyRouter(instance_id="me-now", started_ms=1_000_000)
+
+    outcome = router.deliver("c-old", b"x", "me-before", deadline_ms=999_000)
+
+    assert outcome == "previous"
+    assert router.foreign_requesters == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    # A live other instance's request (deadline after our start) still raises the alarm,
+    # and so does a reply without the deadline header (a responder of an older version).
+    assert router.deliver("c-live", b"x", "other", deadline_ms=1_002_000) == "foreign"
+    assert router.deliver("c-old-2", b"x", "older-responder") == "foreign"
+    assert router.foreign_requesters == ["other", "older-responder"]
+
+
+def test_the_deadline_is_read_from_the_reply_headers_and_junk_is_none() -> None:
+    assert deadline_of([("deadline", b"1767225600000")]) == 1_767_225_600_000
+    for junk in (b"", b"-5", b"12x", b"\xff", "٣".encode(), b"9" * 20):
+        assert deadline_of([("deadline", junk)]) is None
+    assert deadline_of([]) is None

@@ -25,3 +25,13 @@ def test_a_well_formed_requester_id_is_copied_to_the_reply(
     )
     assert isinstance(parsed, InboundRequest)
     assert dict(reply_headers(parsed.routing)).get(Header.REQUESTER_ID) == copied
+
+
+def test_the_requests_deadline_is_echoed_on_the_reply() -> None:
+    # A restarted gateway tells its previous process's replies from another instance's by it.
+    headers = request_headers("c-1")
+    parsed = parse_record(
+        record(request_value("cust-1"), headers), reply_partitions=4, now_ms=now_ms()
+    )
+    assert isinstance(parsed, InboundRequest)
+    assert dict(reply_headers(parsed.routing))[Header.DEADLINE] == str(parsed.deadline_ms).encode()
