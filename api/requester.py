@@ -230,6 +230,12 @@ def _answer(raw: bytes, customer_id: str, status: StatusFilter) -> list[dict[str
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise BadReply("the responder sent a reply this gateway cannot read") from exc
     error = reply.get("error")
+    # Defence in depth: a reply on our partition with our correlation id but another
+    # customer's journeys (a faulty or hostile writer) must never reach this caller.
+    # (Error replies to undecodable requests carry no customer id; an ``ok`` one always does.)
+    answered_for = reply.get("customer_id")
+    if answered_for != customer_id and (answered_for is not None or reply_status is ReplyStatus.OK):
+        raise BadReply("the responder's reply names another customer")
     if reply_status is ReplyStatus.OK:
         journeys = reply.get("journeys")
         if not isinstance(journeys, list):
@@ -238,8 +244,13 @@ def _answer(raw: bytes, customer_id: str, status: StatusFilter) -> list[dict[str
             raise CustomerNotFound(_not_found(customer_id, status))
         try:
             journeys.sort(key=lambda journey: (journey["priority"], journey["journey_id"]))
-        except (KeyError, TypeError) as exc:
+            foreign = any(
+                journey.get("customer_id", customer_id) != customer_id for journey in journeys
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
             raise BadReply("the responder's reply has journeys without priority") from exc
+        if foreign:
+            raise BadReply("the responder's reply names another customer")
         return journeys
     if reply_status is ReplyStatus.INVALID and isinstance(error, str) and error:
         raise RequestRejected(error)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,7 +75,8 @@ def settings_with_overrides(
     """Settings from ``JOURNEYS_OFFLOAD_*`` with a scheduler's values on top.
 
     The DAGs pass Airflow's connection ``journeys_store`` (host, port, password = offloader
-    token, extra ``{"tls": true, "timeout_s": 30, "tls_root_cert": "/ca.pem"}``) and variable
+    token, extra ``{"tls": true, "timeout_s": 30, "tls_root_cert": "/ca.pem"}``, for PostgreSQL
+    ``{"sslmode": "verify-full"}``) and variable
     ``journeys_lake_uri``; anything None comes from the environment. A connection of type
     ``postgres`` names a PostgreSQL store (login = the offloader role, schema = the database).
     """
@@ -89,10 +91,11 @@ def settings_with_overrides(
                 store_login,
                 store_database,
                 tls=bool(extra.get("tls")),
+                sslmode=extra.get("sslmode"),
             ),
             "token": store_token or "",
         }
-        for key in ("timeout_s", "tls_root_cert"):
+        for key in ("timeout_s", "tls_root_cert", "allow_plaintext"):
             if key in extra:
                 store[key] = extra[key]
         overrides["store"] = store
@@ -109,10 +112,13 @@ def _store_url(
     database: str | None,
     *,
     tls: bool,
+    sslmode: str | None = None,
 ) -> str:
-    """The store URL of an Airflow connection: Flight by default, PostgreSQL by type."""
+    """The store URL of an Airflow connection: Flight by default, PostgreSQL by type (with
+    the connection extra's ``sslmode``, as Airflow's own PostgreSQL hook reads it)."""
     if conn_type in ("postgres", "postgresql"):
         user = f"{login}@" if login else ""
-        return f"postgresql://{user}{host}:{port or 5432}/{database or 'journeys'}"
+        query = f"?sslmode={quote(sslmode)}" if sslmode else ""
+        return f"postgresql://{user}{host}:{port or 5432}/{database or 'journeys'}{query}"
     scheme = "grpc+tls" if tls else "grpc"
     return f"{scheme}://{host}:{port or 8815}"

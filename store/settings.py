@@ -122,6 +122,9 @@ class StoreClientSettings(BaseModel):
     #: PostgreSQL only: a standby replaying further behind the primary than this is skipped
     #: until it catches up (s); 0 never checks.
     max_replay_lag_s: float = Field(default=5.0, ge=0)
+    #: PostgreSQL only: accept a url to another host without TLS (``sslmode`` other than
+    #: require/verify-ca/verify-full). Off: such a url is refused at start-up.
+    allow_plaintext: bool = False
 
     @field_validator("url")
     @classmethod
@@ -135,6 +138,16 @@ class StoreClientSettings(BaseModel):
     def _real_token(cls, value: SecretStr) -> SecretStr:
         _refuse_placeholder(value)
         return value
+
+    @model_validator(mode="after")
+    def _tls_or_told_otherwise(self) -> StoreClientSettings:
+        from store.url_security import plaintext_reason
+
+        if not self.allow_plaintext:
+            for url in [self.url, *self.read_urls]:
+                if (reason := plaintext_reason(url)) is not None:
+                    raise ValueError(f"{reason}, or set allow_plaintext=true")
+        return self
 
     def connect(self) -> JourneyStore:
         """A store client for these settings, backend by the URL's scheme (caller closes it)."""

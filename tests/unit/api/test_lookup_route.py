@@ -113,7 +113,11 @@ def _answering(value: bytes) -> Callable[[SentRequest], bytes]:
     ("reply", "status_code", "detail"),
     [
         (reply_value("not_found", error="none"), 404, "customer cust-1 has no open journeys"),
-        (reply_value("ok", journeys=[]), 404, "customer cust-1 has no open journeys"),
+        (
+            reply_value("ok", customer_id="cust-1", journeys=[]),
+            404,
+            "customer cust-1 has no open journeys",
+        ),
         (reply_value("invalid", error="bad id"), 422, "bad id"),
         (
             reply_value("unavailable", error="flight://10.0.0.5:8815 refused"),
@@ -129,7 +133,23 @@ def _answering(value: bytes) -> Callable[[SentRequest], bytes]:
         ),
         (b"{not json", 502, "the responder sent a reply this gateway cannot read"),
         (reply_value("weird"), 502, "the responder sent a reply this gateway cannot read"),
-        (reply_value("ok", journeys=[{"journey_id": "x"}]), 502, None),
+        (reply_value("ok", customer_id="cust-1", journeys=[{"journey_id": "x"}]), 502, None),
+        # Defence in depth: never another customer's journeys, whatever the correlation id.
+        (
+            reply_value("ok", customer_id="cust-2", journeys=[reply_journey("cust-2", "j-1")]),
+            502,
+            "the responder's reply names another customer",
+        ),
+        (
+            reply_value("ok", customer_id="cust-1", journeys=[reply_journey("cust-2", "j-1")]),
+            502,
+            "the responder's reply names another customer",
+        ),
+        (
+            reply_value("ok", journeys=[reply_journey("cust-1", "j-1")]),
+            502,
+            "the responder's reply names another customer",
+        ),
     ],
 )
 async def test_reply_status_maps_to_http(

@@ -50,7 +50,9 @@ def test_the_store_token_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("generic", None, None, {}, "grpc://store:8815"),
         ("generic", None, None, {"tls": True}, "grpc+tls://store:8815"),
-        ("postgres", "journeys_offloader", "journeys", {},
+        ("postgres", "journeys_offloader", "journeys", {"sslmode": "verify-full"},
+         "postgresql://journeys_offloader@store:8815/journeys?sslmode=verify-full"),
+        ("postgres", "journeys_offloader", "journeys", {"allow_plaintext": True},
          "postgresql://journeys_offloader@store:8815/journeys"),
     ],
 )  # fmt: skip

@@ -42,11 +42,14 @@ def test_an_unknown_scheme_and_misplaced_read_urls_are_refused() -> None:
         open_store("grpc://127.0.0.1:1", TOKEN, read_urls=["postgresql://x@h/db"])
 
 
+LOCAL_PG = "postgresql://journeys_reader@127.0.0.1:5432/journeys"
+
+
 def test_client_settings_accept_postgresql_with_read_urls() -> None:
     settings = StoreClientSettings(
-        url="postgresql://journeys_reader@primary/journeys",
+        url="postgresql://journeys_reader@primary/journeys?sslmode=verify-full",
         token=SecretStr(TOKEN),
-        read_urls=["postgresql://journeys_reader@standby/journeys"],
+        read_urls=["postgresql://journeys_reader@standby/journeys?sslmode=require"],
     )
     assert isinstance(settings.connect(), PostgresStore)
     with pytest.raises(ValidationError):
@@ -72,3 +75,45 @@ async def test_the_async_postgresql_client_awaits_lookups_natively() -> None:
     finally:
         await pg.aclose()
         await flight.aclose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://journeys_reader@db.internal/journeys",
+        "postgresql://journeys_reader@db.internal/journeys?sslmode=prefer",
+        "postgresql://journeys_reader@127.0.0.1,db.internal/journeys?sslmode=disable",
+    ],
+)
+def test_a_postgresql_url_to_another_host_without_tls_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libpq's default sslmode=prefer falls back to plaintext and checks no certificate.
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    with pytest.raises(ValidationError, match=r"sslmode=verify-full"):
+        StoreClientSettings(url=url, token=SecretStr(TOKEN))
+    with pytest.raises(ValidationError, match=r"sslmode"):
+        StoreClientSettings(url=LOCAL_PG, token=SecretStr(TOKEN), read_urls=[url])
+    assert StoreClientSettings(url=url, token=SecretStr(TOKEN), allow_plaintext=True).url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        LOCAL_PG,
+        "postgresql://journeys_reader@localhost/journeys",
+        "postgresql://journeys_reader@[::1]:5433/journeys",
+        "postgresql://journeys_reader@/journeys?host=/var/run/postgresql",
+        "postgresql://journeys_reader@db.internal/journeys?sslmode=verify-full",
+        "grpc://store.internal:8815",
+    ],
+)
+def test_local_and_tls_urls_are_accepted(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    assert StoreClientSettings(url=url, token=SecretStr(TOKEN)).url == url
+
+
+def test_pgsslmode_in_the_environment_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGSSLMODE", "verify-full")
+    url = "postgresql://journeys_reader@db.internal/journeys"
+    assert StoreClientSettings(url=url, token=SecretStr(TOKEN)).url == url
