@@ -43,7 +43,7 @@ def gateway_lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        router = ReplyRouter(on_reply=metrics.count_reply)
+        router = ReplyRouter(on_reply=metrics.count_reply, on_log_lost=metrics.reply_log_lost.inc)
         link = link_factory(settings, router)
         await link.start()
         try:

@@ -105,6 +105,12 @@ class GatewayMetrics:
             "Lookups sent again because the broker lost the reply log under them.",
             registry=self.registry,
         )
+        self.reply_log_lost = Counter(
+            "journeys_gateway_reply_log_lost",
+            "Times Kafka answered 'offset out of range' on the reply partition (the log was "
+            "lost) and the reader read it again from its start.",
+            registry=self.registry,
+        )
         for reason in SHED_REASONS.values():
             self.shed.labels(reason)
         for reason in DROP_REASONS:

@@ -35,13 +35,11 @@ from api.reply_router import (
     is_hedge_reply,
 )
 from journeys.contract import Header
-from journeys.kafka import KafkaSettings, create_consumer, read_from_start_if_truncated
+from journeys.kafka import KafkaSettings, create_consumer
 
 log = logging.getLogger(__name__)
 
-#: A read that returns nothing for this long checks whether the partition now ends before the
-#: reader's position (the broker lost its log); waiting requests are then sent again, so the
-#: check is frequent. It reads only what the last fetch response said (no broker request).
+#: A read that returns nothing for this long checks the position (no broker request).
 _IDLE_CHECK_MS = 200
 
 
@@ -72,6 +70,10 @@ class ReplyReader:
         self._task: asyncio.Task[None] | None = None
         #: When the current run of failed reads began (None: the last read succeeded).
         self.failing_since: float | None = None
+        #: The offset after the last reply read (None until positioned at start).
+        self._next_offset: int | None = None
+        #: Times Kafka said the log was lost and the reader went back to its start.
+        self.read_again = 0
 
     @property
     def assigned(self) -> bool:
@@ -93,9 +95,10 @@ class ReplyReader:
             self._kafka,
             role=f"gateway-{self._partition.partition}",
             group_id=None,  # assigned, never group-managed: no rebalance can move it
-            # start() seeks to the end itself; this only applies when the position falls out of
-            # range (the log was truncated or the broker lost it): then
-            # read the partition from its start, so no reply written since is skipped.
+            # start() seeks to the end itself; this only applies when Kafka answers a fetch
+            # "offset out of range" (the log was lost: truncated, recreated, an unclean leader
+            # election): then read the partition from its start, so no reply written since is
+            # skipped, and send the waiting requests again (see _went_back).
             auto_offset_reset="earliest",
         )
         self._consumer = consumer
@@ -112,7 +115,7 @@ class ReplyReader:
                 )
             consumer.assign([self._partition])
             await consumer.seek_to_end(self._partition)
-            await consumer.position(self._partition)
+            self._next_offset = await consumer.position(self._partition)
         except BaseException:
             await self.stop()
             raise
@@ -138,6 +141,7 @@ class ReplyReader:
                 continue
             self.failing_since = None
             for records in batches.values():
+                went_back = self._went_back(records[0].offset)
                 for record in records:
                     self._router.deliver(
                         correlation_id_of(record.headers),
@@ -146,10 +150,31 @@ class ReplyReader:
                         hedge=is_hedge_reply(record.headers),
                         deadline_ms=deadline_of(record.headers),
                     )
-            if not batches:
-                position = await consumer.position(self._partition)
-                if await read_from_start_if_truncated(consumer, self._partition, position):
+                self._next_offset = records[-1].offset + 1
+                if went_back:
                     self._router.replies_lost()
+            if not batches and self._went_back(await consumer.position(self._partition)):
+                self._router.replies_lost()
+
+    def _went_back(self, offset: int) -> bool:
+        """True when the reader is at ``offset``, before where it was: only Kafka's "offset out
+        of range" answer moves it back (the consumer then resets to the start), so the log
+        was lost and replies written to the lost part will never arrive.
+
+        A partition's high watermark below the reader's position is *not* such a sign: after
+        a leader change the new leader's high watermark can sit briefly below it.
+        """
+        previous, self._next_offset = self._next_offset, offset
+        if previous is None or offset >= previous:
+            return False
+        self.read_again += 1
+        log.warning(
+            "%s was read again from offset %d (the reader was at %d): Kafka said the log was lost",
+            self._partition,
+            offset,
+            previous,
+        )
+        return True
 
     def _read_failed(self, exc: KafkaError) -> None:
         now = self._clock()

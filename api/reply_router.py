@@ -21,9 +21,10 @@ was asked by its previous process, counted ``previous`` and raises no alarm),
 logged once per other instance and listed by :attr:`ReplyRouter.foreign_requesters` (``/readyz``
 shows them), so the misconfiguration is visible instead of looking like stray replies.
 
-When the reader finds its partition ending before its position, the broker lost the log (a
-local broker restarted empty, an unclean leader election): replies written to the lost part
-will never arrive, and requests not yet read from a lost request log will never be answered.
+When Kafka answers the reader "offset out of range", the broker lost the log (a local broker
+restarted empty, an unclean leader election; see :class:`api.reply_reader.ReplyReader`):
+replies written to the lost part will never arrive, and requests not yet read from a lost
+request log will never be answered.
 :meth:`ReplyRouter.replies_lost` fails every waiting request with :class:`RepliesLost`, and
 :class:`api.requester.Requester` sends each again (same correlation id, same deadline) instead
 of letting it run into its deadline. A lookup is read-only, so a second answer is harmless: it
@@ -72,6 +73,7 @@ class ReplyRouter:
     def __init__(
         self,
         on_reply: Callable[[str], None] = _ignore,
+        on_log_lost: Callable[[], None] | None = None,
         recent_capacity: int = RECENT_CAPACITY,
         instance_id: str | None = None,
         started_ms: int | None = None,
@@ -86,6 +88,7 @@ class ReplyRouter:
         self._recent: OrderedDict[str, bool] = OrderedDict()  # id → was it answered?
         self._recent_capacity = recent_capacity
         self._on_reply = on_reply
+        self._on_log_lost = on_log_lost
         self._won_by_hedge: set[str] = set()  # pending ids whose reply answered a hedge copy
 
     @property
@@ -185,6 +188,8 @@ class ReplyRouter:
 
         Returns how many were waiting; each is expected to send again and call :meth:`expect`.
         """
+        if self._on_log_lost is not None:
+            self._on_log_lost()
         waiting = [future for future in self._pending.values() if not future.done()]
         for future in waiting:
             future.set_exception(RepliesLost())

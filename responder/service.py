@@ -26,7 +26,6 @@ from journeys.kafka import (
     create_consumer,
     create_producer,
     ensure_topics,
-    read_from_start_if_truncated,
     replace_producer,
 )
 from responder.batch import BatchHandler
@@ -266,9 +265,9 @@ class Responder:
                     position = await consumer.position(tp)
             except (KafkaError, TimeoutError):
                 continue
-            if await read_from_start_if_truncated(consumer, tp, position):
-                continue
-            lag[(tp.topic, tp.partition)] = highwater - position
+            # Below the position during a leader change: a lag of 0, not a lost log (Kafka
+            # answers a truly lost one "offset out of range" and the consumer resets itself).
+            lag[(tp.topic, tp.partition)] = max(0, highwater - position)
         self._metrics.set_lag(lag)
 
     @staticmethod

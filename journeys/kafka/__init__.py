@@ -8,7 +8,6 @@ from journeys.kafka.clients import (
     create_consumer,
     create_producer,
     producer_kwargs,
-    read_from_start_if_truncated,
     replace_producer,
 )
 from journeys.kafka.errors import (
@@ -35,7 +34,6 @@ __all__ = [
     "ensure_topics",
     "producer_kwargs",
     "product_topics",
-    "read_from_start_if_truncated",
     "replace_producer",
     "topic_configs",
 ]

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import (
     InvalidProducerEpoch,
     InvalidProducerIdMapping,
@@ -124,22 +124,3 @@ def create_consumer(
         max_poll_records=max_poll_records,
         **consumer_kwargs(settings, role=role),
     )
-
-
-async def read_from_start_if_truncated(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, position: int
-) -> bool:
-    """Seek ``tp`` to its start when it ends before ``position``; True if it did.
-
-    Such a partition was recreated or truncated under the consumer (a local broker restarted
-    on an empty log), so a position or committed offset from before points past its end.
-    Nothing written since is skipped.
-    """
-    end = consumer.highwater(tp)
-    if end is None or end >= position:
-        return False
-    log.warning(
-        "%s ends at %d, before our position %d: reading it from the start", tp, end, position
-    )
-    await consumer.seek_to_beginning(tp)
-    return True
