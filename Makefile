@@ -8,7 +8,7 @@ RUNTIME := $(VENV)/.installed-runtime
 # --inexact keeps uv itself (installed by pip into the same venv) when syncing.
 SYNC    := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 
-.PHONY: install test lint imports typecheck pytest up airflow bench bench-brokers soak lock clean kafka java
+.PHONY: install test lint imports typecheck pytest up airflow bench soak lock clean kafka java
 
 # Apache Kafka (the broker of tests, benchmarks and `journeys up`): the jars of the version
 # pinned in devstack/kafka-pom.xml, fetched from Maven Central by Maven into .cache/.
@@ -80,13 +80,9 @@ airflow: java $(STAMP) kafka
 bench: java $(STAMP) kafka
 	$(PY) bench/e2e_bench.py
 
-# `journeys up` at 300 lookups/s for 10 minutes (bench/soak.py --help; SOAK_ARGS="--broker tansu").
+# `journeys up` at 300 lookups/s for 10 minutes (bench/soak.py --help; SOAK_ARGS="--minutes 1").
 soak: java $(STAMP) kafka
 	$(PY) bench/soak.py $(SOAK_ARGS)
-
-# Tansu and Apache Kafka side by side from one run (~8 minutes); refreshes docs/performance.md.
-bench-brokers: $(STAMP) kafka
-	$(PY) bench/e2e_bench.py --brokers tansu,apache --update-docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

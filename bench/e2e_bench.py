@@ -2,22 +2,17 @@
 
     make bench                      # or: python bench/e2e_bench.py --help
 
-Starts its own stack (embedded Tansu broker, store server seeded with demo journeys,
-responders, gateways) on free ports, plus the BASELINE: bench/direct_app.py, the same lookup
-API served straight from the store without Kafka. Then, for each offered rate, an open-loop
+Starts its own stack (bench/bench_stack.py: an Apache Kafka broker, the store seeded with demo
+journeys, responders, gateways) on free ports, plus the BASELINE: bench/direct_app.py, the same
+lookup API served straight from the store without Kafka. Then, for each offered rate, an open-loop
 load of Zipf-skewed customers on both paths (interleaved, so drift hits both alike), and a
 closed-loop run for the most each path serves. The load generator runs in its own process
 pinned to one CPU and reports its own CPU use and how late it sent; every process's CPU is read
 from /proc over the measured window. With ``--target`` it drives an already running gateway
 instead (Kafka path only).
 
-With ``--brokers tansu,apache`` it runs the whole measurement once per broker, each on a fresh
-stack (same seed, customers and partitions), and reports the brokers side by side
-(bench/broker_report.py): p50/p99 against the baseline of the same stack, CPU ms per request
-of each process, and idle CPU after an unmeasured warm-up.
-
-Writes ``bench/results/<timestamp>/`` (results.json, results.md, latency.png or brokers.png)
-and prints the tables. It reports; it asserts nothing.
+Writes ``bench/results/<timestamp>/`` (results.json, results.md, latency.png) and prints the
+tables. It reports; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -42,51 +37,38 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import httpx
 from rich.console import Console
 
-from bench import broker_report
 from bench.bench_report import format_ms, loadavg, machine_info, update_docs, write_report
-from bench.bench_stack import BenchStack, StackConfig
+from bench.bench_stack import StackConfig, bench_stack
 from bench.loadgen import Plan
 from bench.proc_cpu import CpuSample
 from bench.profiling import Profiler
-from devstack.local_broker import BrokerKind
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: A path that answers less than this share of the offered rate is not driven any harder.
 SATURATED = 0.5
 #: Offered rate (req/s) of the unmeasured warm-up on every path (``--warm``).
 WARM_RATE = 200.0
-#: Seconds of warm-up per broker when brokers are compared (``--warm`` overrides). Apache
-#: Kafka's JIT compiler is still busy after 45 s at 50 req/s, so its JVM gets a minute; Tansu
-#: is measured nearly fresh, because the messages it retains slow it down (measured on the
-#: bench stack: after 30 s at 200 req/s its p50 at 50 req/s was 60 ms, after 60 s 237-510 ms).
-#: Each broker is measured as it is used: Apache Kafka long-running, Tansu recycled by
-#: ``journeys up`` before it degrades.
-WARM_S: dict[str, float] = {"apache": 60.0, "tansu": 5.0}
+#: Seconds of warm-up Apache Kafka needs before a request costs what it will: its JIT compiler
+#: is still busy after 45 s at 50 req/s (bench/sequential_bench.py warms up this long).
+JIT_WARM_S = 60.0
 #: The direct path (Python processes and the store) is warm after this many seconds.
 DIRECT_WARM_S = 10.0
-#: Defaults of the options that differ between one broker and brokers side by side.
-DEFAULTS = {
-    "one": {"rates": "50,250,500,1000,2000,3000,4000", "duration": 5.0, "idle": 3.0, "warm": 0.0},
-    # warm None: per broker (WARM_S).
-    "side_by_side": {"rates": "50,500,1000", "duration": 10.0, "idle": 20.0, "warm": None},
-}
 # Wide enough for the results table even when stdout is not a terminal (make bench | tee).
 console = Console(width=200) if not Console().is_terminal else Console()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    one, both = DEFAULTS["one"], DEFAULTS["side_by_side"]
     p.add_argument(
         "--rates",
-        help=f"offered rates (req/s), comma-separated (default {one['rates']}; "
-        f"with --brokers {both['rates']})",
+        default="50,250,500,1000,2000,3000,4000",
+        help="offered rates (req/s), comma-separated (default %(default)s)",
     )
     p.add_argument(
         "--duration",
         type=float,
-        help=f"measured seconds per rate (default {one['duration']:g}; "
-        f"with --brokers {both['duration']:g})",
+        default=5.0,
+        help="measured seconds per rate (default %(default)g)",
     )
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each")
     p.add_argument(
@@ -100,17 +82,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--responders", type=int, default=1)
     p.add_argument("--gateways", type=int, default=1)
     p.add_argument("--partitions", type=int, default=8)
-    p.add_argument(
-        "--broker",
-        choices=["auto", "apache", "tansu"],
-        default="auto",
-        help="local broker: Apache Kafka when a JDK and its jars are found (auto), or either",
-    )
-    p.add_argument(
-        "--brokers",
-        help="brokers to compare side by side in one run, each on a fresh stack "
-        "(e.g. tansu,apache); overrides --broker",
-    )
     p.add_argument(
         "--env",
         action="append",
@@ -147,15 +118,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--idle",
         type=float,
-        help=f"seconds of idle CPU measurement (default {one['idle']:g}; "
-        f"with --brokers {both['idle']:g})",
+        default=3.0,
+        help="seconds of idle CPU measurement (default %(default)g)",
     )
     p.add_argument(
         "--warm",
         type=float,
+        default=0.0,
         help="unmeasured seconds of load on every path before the idle measurement "
-        f"at {WARM_RATE:g} req/s (the direct path at most {DIRECT_WARM_S:g}s; default "
-        f"{one['warm']:g}; with --brokers per broker: {WARM_S})",
+        f"at {WARM_RATE:g} req/s (the direct path at most {DIRECT_WARM_S:g}s; Apache Kafka's "
+        f"JIT compiler needs about {JIT_WARM_S:g}s; default %(default)g)",
     )
     p.add_argument(
         "--target",
@@ -172,11 +144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also write the tables and plot into docs/performance.md",
     )
-    args = p.parse_args(argv)
-    for name, value in DEFAULTS["side_by_side" if args.brokers else "one"].items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    return args
+    return p.parse_args(argv)
 
 
 def run_phase(plan: Plan, pids: dict[str, int], profiler: Profiler | None = None) -> dict[str, Any]:
@@ -294,65 +262,30 @@ def _one_line(result: dict[str, Any]) -> str:
     )
 
 
-def run_stack(args: argparse.Namespace, broker: BrokerKind, env: dict[str, str],
-              out_dir: Path, machine: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """Start a fresh stack on ``broker``, measure every phase on it, stop it; its document
-    (phases, idle CPU, the broker's kind and version, ``machine`` with the load average
-    before and after this stack)."""
+def run_stack(args: argparse.Namespace, env: dict[str, str], out_dir: Path,
+              machine: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """Start a fresh stack, measure every phase on it, stop it; its document (phases, idle
+    CPU, the broker's version, ``machine`` with the load average before and after)."""
     started = datetime.now(UTC).isoformat()
     machine = machine | {"loadavg_before": loadavg()}
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as work:
-        Path(work).chmod(0o711)  # a PostgreSQL cluster's server user must reach its directory
-        stack = BenchStack(
-            StackConfig(
-                work_dir=Path(work),
-                customers=args.customers,
-                responders=args.responders,
-                gateways=args.gateways,
-                partitions=args.partitions,
-                broker=broker,
-                store=args.store,
-                extra_env=env,
-            )
+        config = StackConfig(
+            work_dir=Path(work),
+            customers=args.customers,
+            responders=args.responders,
+            gateways=args.gateways,
+            partitions=args.partitions,
+            store=args.store,
+            extra_env=env,
         )
-        try:
-            stack.start(lambda text: console.print(f"[dim]starting[/] {text} …"))
+        with bench_stack(config, lambda text: console.print(f"[dim]starting[/] {text} …")) as stack:
             paths = {"direct": [stack.direct_target], "kafka": stack.gateway_targets}
             wanted = {p: paths[p] for p in args.paths.split(",")}
-            warm_s = WARM_S[stack.broker.kind] if args.warm is None else args.warm
-            document = measure(args, wanted, stack.api_key, stack.pids, out_dir, warm_s)
-            document["warm_s"] = warm_s
+            document = measure(args, wanted, stack.api_key, stack.pids, out_dir, args.warm)
+            document["warm_s"] = args.warm
             document["broker"] = stack.broker_info()
             document["store"] = args.store
-        finally:
-            stack.stop()
     return document | {"started_at": started, "machine": machine | {"loadavg_after": loadavg()}}
-
-
-def _brokers(text: str) -> list[BrokerKind]:
-    kinds: list[BrokerKind] = []
-    for name in text.split(","):
-        if name not in ("auto", "apache", "tansu"):
-            raise SystemExit(f"unknown broker {name!r} (apache, tansu, auto)")
-        kinds.append(name)  # type: ignore[arg-type] # checked just above
-    return kinds
-
-
-def side_by_side(args: argparse.Namespace, env: dict[str, str], out_dir: Path,
-                 document: dict[str, Any]) -> None:  # fmt: skip
-    """One fresh stack per broker in ``--brokers``, then their report side by side."""
-    documents = []
-    for kind in _brokers(args.brokers):
-        console.print(f"[bold]broker {kind}[/]")
-        documents.append(run_stack(args, kind, env, out_dir / kind, document["machine"]))
-    document["brokers"] = documents
-    document["machine"]["loadavg_after"] = loadavg()
-    broker_report.write_report(document, out_dir, console)
-    if args.update_docs:
-        docs = BENCH_DIR.parent / "docs"
-        broker_report.update_docs(
-            document, out_dir, docs / "performance.md", docs / "performance" / "brokers.png"
-        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,20 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     document: dict[str, Any] = {
         "started_at": started.isoformat(), "machine": machine, "config": config
     }  # fmt: skip
-    if args.brokers:
-        if args.target:
-            console.print("[red]error:[/] --brokers starts its own stacks; not with --target")
-            return 2
-        side_by_side(args, env, out_dir, document)
-        console.print(f"results in {out_dir}")
-        return 0
     if args.target:
         if not args.api_key:
             console.print("[red]error:[/] --target needs --api-key (or JOURNEYS_API_KEY)")
             return 2
-        document |= measure(args, {"kafka": args.target}, args.api_key, {}, out_dir, args.warm or 0)
+        document |= measure(args, {"kafka": args.target}, args.api_key, {}, out_dir, args.warm)
     else:
-        document |= run_stack(args, args.broker, env, out_dir, machine)
+        document |= run_stack(args, env, out_dir, machine)
     document["machine"]["loadavg_after"] = loadavg()
     write_report(document, out_dir, console)
     if args.update_docs:

@@ -1,7 +1,7 @@
 """The processes under one parent, by role, with their memory and CPU, read from /proc (Linux).
 
 bench/soak.py watches ``journeys up``: its children (broker, store, responder, gateway) are
-found afresh at every sample, because the Tansu fallback restarts its broker under a new pid.
+found afresh at every sample, because ``journeys up`` restarts a crashed child under a new pid.
 A role's figures are the sum over the child and everything it started itself.
 """
 
@@ -17,7 +17,6 @@ _PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 #: How a child of ``journeys up`` is recognised from its command line (first match wins).
 ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("broker", ("kafka.Kafka",)),  # Apache Kafka: java … kafka.Kafka server.properties
-    ("broker", ("tansu", "broker")),  # Tansu: <tansu binary> broker --listener-url …
     ("store", ("store", "serve")),
     ("store", ("postgres",)),
     ("responder", ("responder", "run")),

@@ -5,7 +5,7 @@ per process is the share of CPU samples spent in each function itself (self) and
 (inclusive), the evidence docs/performance.md quotes. Sampling pauses the process briefly
 (not ``--nonblocking``): without that py-spy cannot tell idle threads (Flight and executor
 workers waiting) from busy ones, so profiled phases run a little slower than unprofiled ones.
-The broker (Tansu, Rust) is not Python: its CPU is reported, not profiled.
+The broker (Apache Kafka, a JVM) is not Python: its CPU is reported, not profiled.
 """
 
 from __future__ import annotations

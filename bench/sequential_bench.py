@@ -2,17 +2,17 @@
 
     python bench/sequential_bench.py [--requests 1000] [--customers 10000]
 
-Starts the benchmark stack (bench/bench_stack.py: broker (``--broker``), seeded store server,
-responder, gateway and the no-Kafka baseline app), then sends ``--requests`` lookups one after
+Starts the benchmark stack (bench/bench_stack.py: Apache Kafka, seeded store server, responder,
+gateway and the no-Kafka baseline app), then sends ``--requests`` lookups one after
 the other, for the same customers in the same order, along three paths:
 
 * ``store``   ``StoreClient.lookup`` over Arrow Flight (the reader token), nothing else;
 * ``direct``  HTTP to bench/direct_app.py, which calls the store without Kafka;
 * ``kafka``   HTTP to the gateway → Kafka → responder → store → Kafka → gateway.
 
-First ``--warm`` seconds of open-loop load on the gateway (unmeasured; per broker by default,
-see ``bench.e2e_bench.WARM_S``: Apache Kafka's JIT compiler needs a minute of traffic before a
-request costs what it will, Tansu slows down with every message it retains). The store's
+First ``--warm`` seconds of open-loop load on the gateway (unmeasured; by default
+``bench.e2e_bench.JIT_WARM_S``: Apache Kafka's JIT compiler needs a minute of traffic before a
+request costs what it will). The store's
 lookup cache is warmed with one unmeasured pass over the customers, so every path sees the same
 (warm) cache; the first path measured would otherwise pay all the misses.
 Prints p50/p90/p99/mean per path and each path's ratio to the store lookup alone. It reports;
@@ -38,11 +38,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.bench_report import loadavg
-from bench.bench_stack import BenchStack, StackConfig
-from bench.e2e_bench import WARM_RATE, WARM_S, run_phase
+from bench.bench_stack import StackConfig, bench_stack
+from bench.e2e_bench import JIT_WARM_S, WARM_RATE, run_phase
 from bench.load_math import nearest_rank
 from bench.loadgen import Plan
-from store import StoreClient
 
 console = Console()
 
@@ -65,7 +64,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--customers", type=int, default=10_000)
-    parser.add_argument("--broker", choices=["auto", "apache", "tansu"], default="auto")
     parser.add_argument(
         "--env",
         action="append",
@@ -76,8 +74,9 @@ def main() -> None:
     parser.add_argument(
         "--warm",
         type=float,
-        help="unmeasured seconds of open-loop load on the gateway first (default per broker: "
-        f"{WARM_S}; Apache Kafka's JIT compiler needs it, Tansu slows down with it)",
+        default=JIT_WARM_S,
+        help="unmeasured seconds of open-loop load on the gateway first (Apache Kafka's JIT "
+        "compiler needs it)",
     )
     args = parser.parse_args()
     env = dict(item.split("=", 1) for item in args.env)
@@ -85,24 +84,21 @@ def main() -> None:
     rng = random.Random(7)
     customers = [f"cust-{rng.randint(1, args.customers):07d}" for _ in range(args.requests)]
     with tempfile.TemporaryDirectory(prefix="seq-bench-") as work:
-        config = StackConfig(Path(work), args.customers, broker=args.broker, extra_env=env)
-        stack = BenchStack(config)
-        try:
-            stack.start(lambda what: console.print(f"[dim]starting[/] {what}"))
+        config = StackConfig(Path(work), args.customers, extra_env=env)
+        with bench_stack(config, lambda what: console.print(f"[dim]starting[/] {what}")) as stack:
             broker = stack.broker_info()["label"]
             headers = {"X-API-Key": stack.api_key}
             gateway = f"http://{stack.gateway_targets[0]}"
             direct = f"http://{stack.direct_target}"
             results: dict[str, list[float]] = {}
-            warm_s = WARM_S[stack.broker.kind] if args.warm is None else args.warm
-            if warm_s > 0:
-                console.print(f"[dim]warm-up[/] {WARM_RATE:.0f} req/s for {warm_s:g}s")
+            if args.warm > 0:
+                console.print(f"[dim]warm-up[/] {WARM_RATE:.0f} req/s for {args.warm:g}s")
                 plan = Plan(stack.gateway_targets, stack.api_key, rate=WARM_RATE, warmup_s=0.0,
-                            duration_s=warm_s, customers=args.customers)  # fmt: skip
+                            duration_s=args.warm, customers=args.customers)  # fmt: skip
                 run_phase(plan, {})
             load_before = loadavg()
             with (
-                StoreClient(stack.store_url, stack.tokens["reader"]) as store,
+                stack.path.store_client("reader") as store,
                 httpx.Client(headers=headers, timeout=10.0) as http,
             ):
                 path = "/v1/customers/{}/journeys?status=open"
@@ -115,10 +111,8 @@ def main() -> None:
                 ):
                     _timed([make(c) for c in customers[:50]])  # warm-up, not measured
                     results[name] = _timed([make(c) for c in customers])
-        finally:
-            stack.stop()
 
-    tuning = " ".join(args.env) or "profile defaults"
+    tuning = " ".join(args.env) or "default settings"
     title = f"{args.requests} sequential lookups, {broker} ({tuning}), load before {load_before}"
     table = Table(title=title)
     for column in ("path", "p50 ms", "p90 ms", "p99 ms", "mean ms", "p50 / store"):

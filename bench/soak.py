@@ -1,20 +1,19 @@
 """Soak of the real local stack: ``journeys up`` under a steady open-loop load for minutes.
 
-    make soak                                   # 300 req/s for 10 minutes, broker auto
-    python bench/soak.py --broker tansu --minutes 1 --rate 100 --bucket 15
+    make soak                                   # 300 req/s for 10 minutes
+    python bench/soak.py --minutes 1 --rate 100 --bucket 15
 
 Starts ``journeys up`` exactly as a user would (the ``journeys`` console script, a temporary
-data directory, free ports, ``JOURNEYS_UP_BROKER`` from ``--broker``), waits until it prints
-that it is ready, then drives the gateway with bench/loadgen.py (its own process pinned to one
-CPU, open loop: latency counts from each request's scheduled send). Every ``--bucket`` seconds
-it samples every process of the stack (found as children of ``journeys up``): resident memory
-and CPU over the interval. Whatever ``journeys up`` prints during the load (a broker restart,
-a child that died) is kept, timed, as an event. After the load it measures idle CPU, then
-always stops ``journeys up``.
+data directory, free ports; bench/soak_stack.py), waits until it prints that it is ready, then
+drives the gateway with bench/loadgen.py (its own process pinned to one CPU, open loop: latency
+counts from each request's scheduled send). Every ``--bucket`` seconds it samples every process
+of the stack (found as children of ``journeys up``): resident memory and CPU over the interval.
+Whatever ``journeys up`` prints during the load (a child that died and was restarted) is kept,
+timed, as an event. After the load it measures idle CPU, then always stops ``journeys up``.
 
 Prints a row per interval (requests, answers, errors by status, p50/p99/max, memory and CPU of
 each process) and a summary (errors, last-over-first p99, errors near events); writes
-``bench/results/soak-<broker>-<timestamp>/`` (results.json, results.md, latency.png and the
+``bench/results/soak-<timestamp>/`` (results.json, results.md, latency.png and the
 stack's logs). It reports; it asserts nothing.
 """
 
@@ -47,7 +46,7 @@ from bench.bench_report import loadavg, machine_info
 from bench.loadgen import Plan
 from bench.proc_tree import TreeSample
 from bench.soak_report import ROLES, write_report
-from bench.soak_stack import UpProcess
+from bench.soak_stack import READY_PREFIX, UpProcess
 
 BENCH_DIR = Path(__file__).resolve().parent
 console = Console(width=220) if not Console().is_terminal else Console()
@@ -55,12 +54,6 @@ console = Console(width=220) if not Console().is_terminal else Console()
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument(
-        "--broker",
-        choices=["auto", "apache", "tansu"],
-        default="auto",
-        help="JOURNEYS_UP_BROKER of journeys up (auto: Apache Kafka if found)",
-    )
     p.add_argument("--rate", type=float, default=300.0, help="offered lookups per second")
     p.add_argument("--minutes", type=float, default=10.0, help="measured minutes of load")
     p.add_argument("--bucket", type=float, default=60.0, help="seconds per reported interval")
@@ -118,7 +111,7 @@ class Sampler:
     def begin(self) -> None:
         self.started = True
         self.t0 = self._last_at = self._shown = time.monotonic()
-        self._last = TreeSample.take(self.up.pid, self.extra)
+        self._last = TreeSample.take(self.up.proc.pid, self.extra)
 
     @property
     def next_at(self) -> float:
@@ -126,7 +119,7 @@ class Sampler:
 
     def take(self) -> None:
         assert self._last is not None
-        now, sample = time.monotonic(), TreeSample.take(self.up.pid, self.extra)
+        now, sample = time.monotonic(), TreeSample.take(self.up.proc.pid, self.extra)
         usage = sample.since(self._last, now - self._last_at)
         self.up.remember_children()
         start = len(self.samples) * self.bucket_s
@@ -197,24 +190,26 @@ def drive(plan: Plan, up: UpProcess) -> tuple[dict[str, Any], Sampler]:
 
 def idle_cpu(up: UpProcess, seconds: float) -> dict[str, float]:
     """CPU of every process of the stack with no load (a broker still busy shows here)."""
-    before, t0 = TreeSample.take(up.pid), time.monotonic()
+    before, t0 = TreeSample.take(up.proc.pid), time.monotonic()
     time.sleep(seconds)
-    usage = TreeSample.take(up.pid).since(before, time.monotonic() - t0)
+    usage = TreeSample.take(up.proc.pid).since(before, time.monotonic() - t0)
     return {k: round(v, 1) for k, v in usage.cpu_pct.items()}
 
 
 def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Start journeys up, load it, sample it, stop it; the results document."""
     env = dict(item.split("=", 1) for item in args.env)
-    up = UpProcess(work / "data", args.broker, args.demo_customers, env)
+    up = UpProcess(work / "data", args.demo_customers, env)
     try:
-        up.start(
+        ready = up.wait_for(
+            READY_PREFIX,
             args.ready_timeout,
             lambda text: console.print(f"[dim]journeys up:[/] {escape(text)}", soft_wrap=True),
         )
-        kind, version = up.broker()
+        version = up.broker_version()
+        broker = {"version": version, "label": f"Apache Kafka {version}"}
         console.print(
-            f"[bold]ready[/]: {kind} {version}; {args.rate:g} req/s for "
+            f"[bold]ready[/]: {broker['label']}; {args.rate:g} req/s for "
             f"{args.minutes:g} min, a row every {args.bucket:g} s"
         )
         plan = Plan(
@@ -230,19 +225,18 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             cpu=None if args.loadgen_cpu < 0 else args.loadgen_cpu,
             bucket_s=args.bucket,
         )
-        ready_at = up.lines[-1].at
         result, sampler = drive(plan, up)
         idle = idle_cpu(up, args.idle) if args.idle > 0 else {}
         events = [
             {"at_s": round(line.at - sampler.t0, 3), "text": line.text}
-            for line in up.lines_since(ready_at)
-            if line.at > ready_at
+            for line in up.lines_since(ready.at)
+            if line.at > ready.at
         ]
     finally:
         code = up.stop()
         console.print(f"[dim]journeys up stopped (exit {code})[/]")
     return {
-        "broker": {"kind": kind, "version": version},
+        "broker": broker,
         "buckets": result.pop("buckets"),
         "unanswered_per_second": result.pop("unanswered_per_second"),
         "samples": sampler.samples,
@@ -273,10 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="soak-") as work:
         try:
             document = soak(args, Path(work))
-        except RuntimeError as exc:
+        except (RuntimeError, TimeoutError) as exc:
             console.print(f"[red]error:[/] {exc}")
             return 1
-        out_dir = args.out / f"soak-{document['broker']['kind']}-{started:%Y%m%dT%H%M%SZ}"
+        out_dir = args.out / f"soak-{started:%Y%m%dT%H%M%SZ}"
         keep_logs(Path(work) / "data" / "logs", out_dir / "logs")
     machine["loadavg_after"] = loadavg()
     config = {k: str(v) for k, v in vars(args).items() if k != "out"}

@@ -35,6 +35,8 @@ import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
+from bench.call_timing import percentile, timed_calls
+from bench.store_server import Server, seed_journeys
 from store import AsyncStoreClient, JourneyStore, generate_journeys, open_async_store, open_store
 
 console = Console()
@@ -95,8 +97,6 @@ Opened = tuple[Callable[[str], JourneyStore], int, Callable[[bool], AsyncStoreCl
 @contextmanager
 def duckdb_store(workdir: Path) -> Iterator[Opened]:
     """A DuckDB store server (lookup cache off); yields ``client(role)`` and its pid."""
-    from bench.store_bench import Server
-
     tokens = {r: f"{r}-{secrets.token_urlsafe(16)}" for r in
               ("reader", "writer", "offloader", "admin")}  # fmt: skip
     server = Server(workdir / "bench.duckdb", tokens, workdir / "store.log",
@@ -135,20 +135,6 @@ def postgres_store() -> Iterator[Opened]:
                 else AsyncStoreClient(open_store(url, token, timeout=60))
             ),
         )
-
-
-def _timed(call: Callable[[list[str]], object], calls: list[list[str]]) -> list[float]:
-    samples = []
-    for ids in calls:
-        started = time.perf_counter()
-        call(ids)
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-def _p(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def _concurrent_lookups(
@@ -207,17 +193,17 @@ def measure(opened: Opened, rows: int, lookups: int, upsert_5m: bool = False) ->
                for _ in range(50)]  # fmt: skip
     with client("reader") as reader:
         reader.lookup([f"cust-{picks[-1]:07d}"])  # connect
-        cold_s = _timed(reader.lookup, cold)
+        cold_s = timed_calls(reader.lookup, cold)
         with Cost(server_pid) as warm_cost:
-            warm_s = _timed(reader.lookup, cold)
-        _timed(reader.lookup, batches[:5])
+            warm_s = timed_calls(reader.lookup, cold)
+        timed_calls(reader.lookup, batches[:5])
         with Cost(server_pid) as batch_cost:
-            batch_s = _timed(reader.lookup, batches)
+            batch_s = timed_calls(reader.lookup, batches)
     figures |= {
         "single lookup p50 (cold)": statistics.median(cold_s),
-        "single lookup p99 (cold)": _p(cold_s, 0.99),
+        "single lookup p99 (cold)": percentile(cold_s, 0.99),
         "single lookup p50 (warm)": statistics.median(warm_s),
-        "single lookup p99 (warm)": _p(warm_s, 0.99),
+        "single lookup p99 (warm)": percentile(warm_s, 0.99),
         "single lookup CPU (warm, mean)": warm_cost.cpu_s / len(cold),
         "batch of 500 lookup p50": statistics.median(batch_s),
         "batch of 500 lookup CPU (mean)": batch_cost.cpu_s / len(batches),
@@ -238,8 +224,6 @@ def measure(opened: Opened, rows: int, lookups: int, upsert_5m: bool = False) ->
         figures["purge rows/s"] = deleted / cost.wall_s
         figures["purge rows per CPU-s"] = deleted / cost.cpu_s
     if upsert_5m:  # last: the figures above are all at N rows
-        from bench.store_bench import seed_journeys
-
         with client("writer") as writer:
             figures["upsert rows/s at ~5M rows"] = seed_journeys(
                 writer, 5_000_000 - rows, customers + 1, "growing to 5M"

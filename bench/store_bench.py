@@ -22,11 +22,9 @@ import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
@@ -35,75 +33,15 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 from rich.console import Console
 from rich.table import Table
 
+from bench.call_timing import percentile, timed_calls
 from bench.proc_cpu import process_cpu_s
-from devstack.processes import free_port, journeys_command, stop_process_group
-from store import JourneyStore, StoreClient, StoreError, generate_journeys
+from bench.store_backends_bench import run as run_backends
+from bench.store_cache_bench import measure_cached
+from bench.store_server import Server, seed_journeys
+from store import StoreClient
 from store.database import JourneyDatabase
 
 console = Console()
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _timed_calls(call: Callable[[list[str]], object], calls: list[list[str]]) -> list[float]:
-    """Seconds each ``call(ids)`` took, one sample per entry of ``calls``, in order."""
-    samples = []
-    for ids in calls:
-        started = time.perf_counter()
-        call(ids)
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-class Server:
-    """``journeys store serve`` in a subprocess, stopped on exit."""
-
-    def __init__(
-        self, db: Path, tokens: dict[str, str], log: Path, extra_env: dict[str, str] | None = None
-    ) -> None:
-        self.port = free_port()
-        self.url = f"grpc://127.0.0.1:{self.port}"
-        env = {**os.environ, **(extra_env or {})}
-        env.update({f"JOURNEYS_STORE_{r.upper()}_TOKENS": t for r, t in tokens.items()})
-        self.proc = subprocess.Popen(
-            journeys_command("store", "serve", "--db", str(db), "--port", str(self.port)),
-            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with StoreClient(self.url, tokens["admin"], timeout=1) as client:
-                    client.health()
-                return
-            except StoreError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"store exited, see {log}") from None
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError("store did not start")
-
-    def stop(self) -> None:
-        # A clean stop checkpoints the WAL of a large database: give it time.
-        stop_process_group(self.proc, timeout=120)
-
-
-def seed_journeys(client: JourneyStore, journeys: int, start_customer: int, label: str) -> float:
-    """Upsert ~``journeys`` rows; returns rows/s of the last ~1M rows (the rate at that size)."""
-    customers = max(1, journeys // 5)
-    written, tail_rows, tail_time = 0, 0, 0.0
-    for table in generate_journeys(customers, start=start_customer, batch_customers=20_000):
-        started = time.perf_counter()
-        written += client.upsert(table)
-        elapsed = time.perf_counter() - started
-        if written > journeys - 1_000_000:
-            tail_rows += table.num_rows
-            tail_time += elapsed
-        console.print(f"  {label}: {written:,} rows", end="\r")
-    console.print()
-    return tail_rows / tail_time if tail_time else 0.0
 
 
 def main() -> None:
@@ -117,8 +55,6 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="store-bench-"))
     try:
         if args.backend:
-            from bench.store_backends_bench import run as run_backends
-
             run_backends(args, [b.strip() for b in args.backend.split(",") if b.strip()], workdir)
         else:
             run(args, workdir)
@@ -158,8 +94,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         with StoreClient(server.url, tokens["reader"], timeout=30) as reader:
             for ids in singles[:50]:
                 reader.lookup(ids)  # warm up
-            flight_single = _timed_calls(reader.lookup, singles)
-            flight_batch = _timed_calls(reader.lookup, batches)
+            flight_single = timed_calls(reader.lookup, singles)
+            flight_batch = timed_calls(reader.lookup, batches)
         with StoreClient(server.url, tokens["offloader"], timeout=600) as offloader:
             server_cpu = process_cpu_s(server.proc.pid) or 0.0
             client_cpu = time.process_time()
@@ -171,16 +107,14 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             scan_client_cpu = (time.process_time() - client_cpu) * per_million
     finally:
         server.stop()
-    from bench.store_cache_bench import measure_cached  # lookup cache rows (its own module)
-
     cached = measure_cached(db, tokens, workdir / "store.log", customers, args.lookups)
 
     # The baseline: the same operations in this process on the same file.
     with JourneyDatabase(db) as database:
         for ids in singles[:50]:
             database.lookup(ids)
-        local_single = _timed_calls(database.lookup, singles)
-        local_batch = _timed_calls(database.lookup, batches)
+        local_single = timed_calls(database.lookup, singles)
+        local_batch = timed_calls(database.lookup, batches)
         started = time.perf_counter()
         local_cpu = time.process_time()
         snapshot = database.snapshot()
@@ -195,9 +129,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         ("single lookup p50", ms(statistics.median(flight_single)),
          ms(statistics.median(local_single)),
          f"{statistics.median(flight_single) / statistics.median(local_single):.2f}x", "<= 1 ms"),
-        ("single lookup p99", ms(_percentile(flight_single, 0.99)),
-         ms(_percentile(local_single, 0.99)),
-         f"{_percentile(flight_single, 0.99) / _percentile(local_single, 0.99):.2f}x", ""),
+        ("single lookup p99", ms(percentile(flight_single, 0.99)),
+         ms(percentile(local_single, 0.99)),
+         f"{percentile(flight_single, 0.99) / percentile(local_single, 0.99):.2f}x", ""),
         ("batch of 500 lookup p50", ms(statistics.median(flight_batch)),
          ms(statistics.median(local_batch)),
          f"{statistics.median(flight_batch) / statistics.median(local_batch):.2f}x", "<= 5 ms"),

@@ -20,9 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bench.call_timing import percentile, timed_calls
 from bench.load_math import zipf_weights
 from bench.proc_cpu import process_cpu_s
-from bench.store_bench import Server, _percentile, _timed_calls
+from bench.store_server import Server
 from devstack.processes import free_port
 from journeys.schema import LOOKUP_ORDER, conform_to_journey_schema
 from store import StoreClient, generate_journeys
@@ -111,7 +112,7 @@ def measure_cached(
                 """Latencies, hit rate and server CPU ms per lookup of ``calls``."""
                 hits, misses = _hits_misses(port)
                 cpu = process_cpu_s(server.proc.pid) or 0.0
-                samples = _timed_calls(reader.lookup, calls)
+                samples = timed_calls(reader.lookup, calls)
                 cpu = (process_cpu_s(server.proc.pid) or 0.0) - cpu
                 hits_after, misses_after = _hits_misses(port)
                 found = hits_after - hits
@@ -130,7 +131,7 @@ def measure_cached(
     with JourneyDatabase(db, lookup_cache=LookupCache(size)) as database:
         for ids in warm:
             database.lookup(ids)
-        local = [_timed_calls(database.lookup, calls) for calls in (singles, singles, batches,
+        local = [timed_calls(database.lookup, calls) for calls in (singles, singles, batches,
                                                                       batches)]  # fmt: skip
     arrow_batch, rss_batch, arrow_single = entry_memory()
 
@@ -138,7 +139,7 @@ def measure_cached(
         return f"{value * 1000:.2f} ms"
 
     def row(label: str, flight: list[float], baseline: list[float], q: float, target: str) -> Row:
-        a, b = _percentile(flight, q), _percentile(baseline, q)
+        a, b = percentile(flight, q), percentile(baseline, q)
         return label, ms(a), ms(b), f"{a / b:.2f}x", target
 
     return [
