@@ -1,6 +1,8 @@
-"""The store commands: one line on errors, and never the password of a store URL."""
+"""CLI errors are one line, name what to do, and never show a password."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -41,3 +43,20 @@ def test_seed_against_an_unreachable_store_prints_one_line_without_the_password(
 )
 def test_url_without_password_hides_only_the_password(url: str, shown: str) -> None:
     assert url_without_password(url) == shown
+
+
+def test_journeys_up_without_java_says_what_to_install_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java anywhere
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.delenv("JOURNEYS_KAFKA_HOME", raising=False)
+
+    result = runner.invoke(app, ["up", "--data-dir", str(tmp_path / "data")])
+
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "openjdk-17-jre-headless maven" in lines[0]
+    assert "--kafka" in lines[0]
+    assert "Traceback" not in result.output
