@@ -13,7 +13,9 @@ Two bounds keep a bad standby from costing lookups:
 * an endpoint that is not the last one to try gets ``attempt_timeout`` (default 0.5 s) to
   answer, connecting included; a standby that accepts and never answers is then marked down and
   the next endpoint answers within the caller's budget (the responder's is at most 2 s, shorter
-  than the store timeout, so waiting for the store timeout would never mark it down);
+  than the store timeout, so waiting for the store timeout would never mark it down). The
+  attempt that ran out is abandoned, not awaited: psycopg's clean-up of a cancelled query
+  (asking the hung server to cancel it) would outlast both bounds;
 * a standby whose replay is more than ``max_replay_lag`` seconds behind the primary
   (:mod:`~store.postgres.replay_lag`, checked every second in the background) is skipped until
   it catches up.
@@ -127,6 +129,8 @@ class AsyncReadEndpoints:
         self._lag = ReplayLag(max_replay_lag)
         self._check_interval = check_interval
         self._watch: asyncio.Task[None] | None = None
+        #: Attempts given up on (see :meth:`_on`) that are still finishing.
+        self._abandoned: set[asyncio.Task[list[tuple[Any, ...]]]] = set()
 
     async def lookup(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
         """The rows of one lookup statement from the first endpoint that answers."""
@@ -148,27 +152,61 @@ class AsyncReadEndpoints:
     async def _on(
         self, server: AsyncServer, sql: str, param: Any, bound: float
     ) -> list[tuple[Any, ...]]:
-        connection = server.take_idle()
+        """The rows of ``sql`` on ``server`` within ``bound`` seconds, or a store error.
+
+        The attempt runs as a task of its own, which is abandoned (cancelled, not awaited) when
+        the bound or the caller's own deadline passes first. Cancelling a query that psycopg is
+        waiting for makes psycopg ask the server to cancel it (a new connection to the same
+        address, up to 5 s) and then wait up to 5 s more for the query to end: on a server that
+        accepts and never answers, awaiting that would hold the lookup past the bound and past
+        the caller's budget, and the server would never be marked down.
+        """
+        attempt = asyncio.ensure_future(self._attempt(server, sql, param))
         try:
-            async with asyncio.timeout(bound):
-                try:
-                    return await self._execute(server, connection, sql, param)
-                except psycopg.OperationalError:
-                    # An idle connection may have outlived its server (restart, failover): try
-                    # once more on a new one. A lookup is idempotent.
-                    if connection is None or not connection.broken:
-                        raise
-                    await server.clear()
-                    return await self._execute(server, None, sql, param)
+            done, _ = await asyncio.wait([attempt], timeout=bound)
+        except asyncio.CancelledError:
+            self._abandon(attempt)
+            raise
+        if not done:
+            self._abandon(attempt)
+            raise StoreUnavailable(
+                f"store at {server.name} unavailable: no answer within {bound:g} s"
+            )
+        try:
+            return attempt.result()
         except psycopg.Error as exc:
             error = store_error(server.name, exc)
             if isinstance(error, StoreUnavailable):
                 await server.clear()
             raise error from exc
-        except TimeoutError as exc:
+        except TimeoutError as exc:  # connecting, or the network bound in _execute
             raise StoreUnavailable(
                 f"store at {server.name} unavailable: no answer within {bound:g} s"
             ) from exc
+
+    async def _attempt(self, server: AsyncServer, sql: str, param: Any) -> list[tuple[Any, ...]]:
+        connection = server.take_idle()
+        try:
+            return await self._execute(server, connection, sql, param)
+        except psycopg.OperationalError:
+            # An idle connection may have outlived its server (restart, failover): try once
+            # more on a new one. A lookup is idempotent.
+            if connection is None or not connection.broken:
+                raise
+            await server.clear()
+            return await self._execute(server, None, sql, param)
+
+    def _abandon(self, attempt: asyncio.Task[list[tuple[Any, ...]]]) -> None:
+        """Cancel ``attempt`` and let it finish (psycopg's clean-up, its connection closed) in
+        the background; :meth:`close` ends what is still running."""
+        attempt.cancel()
+        self._abandoned.add(attempt)
+        attempt.add_done_callback(self._forget)
+
+    def _forget(self, attempt: asyncio.Task[list[tuple[Any, ...]]]) -> None:
+        self._abandoned.discard(attempt)
+        if not attempt.cancelled():
+            attempt.exception()  # retrieved: nobody waits for an abandoned attempt
 
     # -- replay lag of the standbys (see store.postgres.replay_lag) --------------------------
     def _start_watch(self) -> None:
@@ -235,6 +273,9 @@ class AsyncReadEndpoints:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
+        for attempt in list(self._abandoned):
+            attempt.cancel()  # cancelled again, psycopg closes the connection at once
+        await asyncio.gather(*self._abandoned, return_exceptions=True)
         for server in [self.primary, *self.readers]:
             await server.close()
 

@@ -11,7 +11,9 @@ the cluster runs as the ``postgres`` system user (``setpriv``).
 
 ``postgres_store`` (session) is one initialised database with login passwords for the store's
 roles; ``postgres_store_factory`` gives a test its own fresh database (or, ``durable=True``,
-its own cluster with fsync on, for crash tests).
+its own cluster with fsync on, for crash tests). ``running_standby`` adds a hot standby to a
+cluster, ``running_replicated_cluster`` is a primary with several (:class:`ReplicatedCluster`:
+wait for replay or streaming, restart a killed primary; ``pause_replay``/``resume_replay``).
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from devstack.errors import ChildExited
 from devstack.postgres_cluster import find_bindir, run_as_postgres
 from store import JourneyStore, init_store, open_store, set_role_passwords
 from tests.support.processes import ChildProcess, free_port, wait_until
@@ -278,3 +283,82 @@ def running_standby(primary: PostgresCluster) -> Iterator[PostgresCluster]:
     finally:
         standby.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- a primary with hot standbys ----------------------------------------------------------------
+def query_value(cluster: PostgresCluster, sql: str, dbname: str = "postgres") -> Any:
+    """The first column of the first row of ``sql``, run as the superuser."""
+    with psycopg.connect(cluster.admin_conninfo(dbname), autocommit=True) as connection:
+        row = connection.execute(sql.encode()).fetchone()
+    return None if row is None else row[0]
+
+
+_PRIMARY_LSN = "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"
+_REPLAYED_LSN = "SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn"
+
+
+def _replayed(standby: PostgresCluster, position: Any) -> bool:
+    return bool(query_value(standby, _REPLAYED_LSN) >= position)
+
+
+@dataclass
+class ReplicatedCluster:
+    """A primary and its streaming hot standbys (``pg_basebackup -R``), each a private cluster."""
+
+    primary: PostgresCluster
+    standbys: list[PostgresCluster]
+
+    def wait_for_replay(self, timeout: float = 60.0) -> None:
+        """Until every standby has replayed all the WAL the primary has written by now."""
+        written = query_value(self.primary, _PRIMARY_LSN)
+        for standby in self.standbys:
+            what = f"replay on the standby on port {standby.port}"
+            wait_until(partial(_replayed, standby, written), timeout, what, 0.05)
+
+    def wait_for_streaming(self, timeout: float = 60.0) -> None:
+        """Until the primary streams to every standby (after the primary restarted)."""
+        sql = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+        wait_until(
+            lambda: query_value(self.primary, sql) == len(self.standbys),
+            timeout,
+            "streaming to every standby",
+            0.1,
+        )
+
+    def restart_primary(self, attempts: int = 5) -> None:
+        """Start the primary again after :meth:`PostgresCluster.kill` (crash recovery runs).
+
+        A killed postmaster's children may still be exiting (and holding its shared memory):
+        a start that fails for that is retried.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self.primary.start()
+                return
+            except ChildExited:
+                if attempt == attempts:
+                    raise
+                time.sleep(1.0)
+
+
+def pause_replay(standby: PostgresCluster, timeout: float = 30.0) -> None:
+    """Pause WAL replay on ``standby`` and wait until it is paused (it keeps receiving WAL)."""
+    standby.execute("SELECT pg_wal_replay_pause()")
+    state = "SELECT pg_get_wal_replay_pause_state()"
+    wait_until(lambda: query_value(standby, state) == "paused", timeout, "replay paused", 0.02)
+
+
+def resume_replay(standby: PostgresCluster) -> None:
+    """Resume WAL replay on ``standby``."""
+    standby.execute("SELECT pg_wal_replay_resume()")
+
+
+@contextmanager
+def running_replicated_cluster(standbys: int = 2, **settings: str) -> Iterator[ReplicatedCluster]:
+    """A fresh primary (fsync off, ``settings`` added) with ``standbys`` hot standbys; every
+    server is stopped and removed afterwards, the standbys first."""
+    # WAL kept for a standby that reconnects after the primary crashed and recovered.
+    server_settings: dict[str, Any] = {"wal_keep_size": "256MB", **settings}
+    with running_cluster(**server_settings) as primary, ExitStack() as stack:
+        replicas = [stack.enter_context(running_standby(primary)) for _ in range(standbys)]
+        yield ReplicatedCluster(primary, replicas)

@@ -23,6 +23,7 @@ from tests.support.postgres_fixtures import (
     running_standby,
 )
 from tests.support.store_fixtures import unique_prefix
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +163,27 @@ async def test_a_standby_that_accepts_and_never_answers_is_skipped_within_the_bu
             f":{postgres_store.cluster.port}/", f":{port}/"
         )
         async with _async_reader(postgres_store, read_urls=(hung,), timeout=5.0) as reader:
+            for _ in range(5):
+                async with asyncio.timeout(2.0):  # the responder's lookup budget
+                    assert (await reader.lookup(customers[:2], "open")).num_rows == 4
+            assert reader._reads.readers[0].down_until > 0
+
+
+async def test_a_standby_that_stops_answering_on_open_connections_is_skipped_within_the_budget(
+    postgres_store: PostgresStoreServer,
+) -> None:
+    # Before: a lookup on a connection the standby had already accepted was cancelled at the
+    # attempt bound, and psycopg then asked the hung server to cancel the query and waited for
+    # it (up to 10 s): the lookup outlived the responder's budget and the standby was never
+    # marked down, so the next lookups hung on it too.
+    customers = _seed(postgres_store)
+    port = postgres_store.cluster.port
+    with TcpProxy(port) as proxy:
+        standby = postgres_store.url_for("reader").replace(f":{port}/", f":{proxy.port}/")
+        async with _async_reader(postgres_store, read_urls=(standby,), timeout=5.0) as reader:
+            assert (await reader.lookup(customers[:2], "open")).num_rows == 4
+            assert proxy.accepted >= 1  # answered through the proxy: its connection is open
+            proxy.hang()
             for _ in range(5):
                 async with asyncio.timeout(2.0):  # the responder's lookup budget
                     assert (await reader.lookup(customers[:2], "open")).num_rows == 4
