@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Response, expect
 
 from devstack import free_up_ports
 from store import StoreClient
@@ -85,6 +86,29 @@ def _wait_for_manual_run(url: str, token: str) -> dict[str, object]:
     raise AssertionError(f"the triggered run did not finish in {_RUN_TIMEOUT_S} s: {runs}")
 
 
+def _submit_the_trigger_dialog(page: Page) -> None:
+    """Click the dialog's Trigger button until Airflow's API has taken the new run.
+
+    The dialog re-renders its form while it is open (CI of 6021c52: "element was detached from
+    the DOM, retrying" for 60 s), so a click that waits for a stable button may never land.
+    Each click goes to the button as it is then; what counts is the POST that creates the run.
+    """
+    submit = page.get_by_role("dialog").get_by_role("button", name=re.compile(r"^Trigger")).last
+    creates_a_run = re.compile(rf"/dags/{NIGHTLY}/dagRuns$")
+
+    def is_the_trigger(response: Response) -> bool:
+        return response.request.method == "POST" and bool(creates_a_run.search(response.url))
+
+    with page.expect_response(is_the_trigger, timeout=90_000) as triggered:
+        for _ in range(30):
+            try:
+                submit.click(force=True, timeout=2_000)
+                break
+            except PlaywrightError:  # detached under the click: the next try finds the new one
+                continue
+    assert triggered.value.ok, triggered.value.status
+
+
 def test_airflow_ui_shows_both_dags_and_a_triggered_nightly_run_fills_journeys_open(
     page: Page, journeys_up_airflow: AirflowUp
 ) -> None:
@@ -104,8 +128,7 @@ def test_airflow_ui_shows_both_dags_and_a_triggered_nightly_run_fills_journeys_o
 
     page.get_by_role("link", name=NIGHTLY, exact=True).click()
     page.get_by_role("button", name=re.compile(r"^Trigger")).first.click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_role("button", name=re.compile(r"^Trigger")).last.click()
+    _submit_the_trigger_dialog(page)
 
     run = _wait_for_manual_run(airflow.url, _api_token(airflow.url, airflow.password))
     page.reload()
