@@ -3,8 +3,11 @@
 :class:`Responder` is an async context manager that owns its consumer (group member on the
 requests topic) and producer (replies and dead letters); the store client is owned by the
 caller and passed in. Delivery is at-least-once: offsets are committed only after every reply
-and dead letter of the batch is acknowledged; if producing fails, the consumer is rewound to
-the batch's first offsets and the batch is answered again (lookups are idempotent).
+and dead letter of the batch is acknowledged, in order; if producing fails, the consumer is
+rewound to the batch's first offsets (and those of every batch sent after it) and they are
+answered again (lookups are idempotent). The next poll waits neither for a batch's
+acknowledgements (:mod:`responder.in_flight`: one slow reply partition must not hold the
+others) nor for its commit (:mod:`responder.commits`: nor a moving group coordinator).
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
 
 from journeys.kafka import (
@@ -29,7 +32,9 @@ from journeys.kafka import (
     replace_producer,
 )
 from responder.batch import BatchHandler
+from responder.commits import FLUSH_TIMEOUT_S, OffsetCommitter
 from responder.errors import ResponderStartError
+from responder.in_flight import SentBatch, SentBatches
 from responder.inbound import InboundRecord
 from responder.metrics import ResponderMetrics
 from responder.replies import Outbound
@@ -46,14 +51,17 @@ _LAG_INTERVAL_S: Final = 0.25
 _POSITION_TIMEOUT_S: Final = 0.5
 _PRODUCE_RETRY_PAUSE_S: Final = 0.5
 _T = TypeVar("_T")
-_TOO_LARGE: Final = (MessageSizeTooLargeError, RecordTooLargeError)
 
 
 class _LogAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, group_id: str) -> None:
+    def __init__(self, group_id: str, settle: Callable[[], Awaitable[None]]) -> None:
         self._group_id = group_id
+        self._settle = settle
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # What was answered is committed before the partitions move on, as long as this
+        # generation may still commit (a later commit could set back the new owner's).
+        await self._settle()
         if revoked:
             log.info("group %s revoked partitions %s", self._group_id, _partitions(revoked))
 
@@ -63,6 +71,15 @@ class _LogAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _partitions(tps: set[TopicPartition]) -> list[int]:
     return sorted(tp.partition for tp in tps)
+
+
+def _next_offsets(records: Sequence[InboundRecord]) -> dict[TopicPartition, int]:
+    """The offset after each partition's last record of ``records``: what to commit."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
 
 
 class Responder:
@@ -78,6 +95,17 @@ class Responder:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._handler: BatchHandler | None = None
+        self._committer = OffsetCommitter(self._commit_offsets, metrics.commit_failures.inc)
+        self._sent = SentBatches(
+            self._settled,
+            ack_timeout_s=settings.produce_timeout_ms / 1000,
+            on_oversized=lambda exc: self._drop_oversized(None, exc),
+        )
+        #: Bumped by each produce failure: batches sent before it are read again, not committed.
+        self._epoch = 0
+        #: Where this epoch's rewinds left each partition (a later rewind never moves forward).
+        self._rewound: dict[TopicPartition, int] = {}
+        self._resume_at = 0.0
         self._next_lag_at = 0.0
         self.batches = 0
 
@@ -117,7 +145,8 @@ class Responder:
                 group_instance_id=self._settings.group_instance_id,
             )
             self._consumer.subscribe(
-                [kafka.requests_topic], listener=_LogAssignment(self._settings.group_id)
+                [kafka.requests_topic],
+                listener=_LogAssignment(self._settings.group_id, self._settle_all),
             )
             await self._consumer.start()
         except KafkaError as exc:
@@ -146,6 +175,11 @@ class Responder:
         # Stopping the consumer leaves the group, so its partitions move on at once. A static
         # member (group_instance_id) stays: its restart takes the partitions back without a
         # rebalance, and the gateways' hedges answer its requests meanwhile.
+        if self._consumer is not None:
+            # The batches on their way acknowledged and committed, before leaving.
+            await self._sent.drain(self._settings.produce_timeout_ms / 1000)
+            await self._sent.close()
+            await self._committer.close()
         consumer, self._consumer = self._consumer, None
         producer, self._producer = self._producer, None
         if consumer is not None:
@@ -156,9 +190,11 @@ class Responder:
                 await producer.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Answer batches until ``stop`` is set; the batch in hand is finished and committed."""
+        """Answer batches until ``stop`` is set; the batches in hand are finished and committed."""
         consumer = self._require(self._consumer)
         while not stop.is_set():
+            if (pause := self._resume_at - time.monotonic()) > 0:
+                await asyncio.sleep(pause)  # after a produce failure
             batches = await consumer.getmany(
                 timeout_ms=self._settings.poll_timeout_ms, max_records=self._settings.max_batch
             )
@@ -166,31 +202,59 @@ class Responder:
             if records:
                 await self.process(records)
             await self._check_positions(consumer)
+        await self._sent.drain(self._settings.produce_timeout_ms / 1000)
         log.info("responder stopping after %d batches", self.batches)
 
     async def process(self, records: Sequence[InboundRecord]) -> None:
-        """Answer one batch: replies and dead letters acknowledged, then offsets committed."""
+        """Answer one batch: look up, send the replies and dead letters, and hand the batch to
+        :class:`SentBatches`, which commits it once they are acknowledged."""
         handler = self._require(self._handler)
+        epoch = self._epoch
         with batch_span(records, self._kafka.requests_topic) as span:
             result = await handler.handle(records)
+            batch = SentBatch(records, result, [], span.get_span_context(), epoch)
             try:
-                await self._produce(result.messages)
+                batch.acks = await self._send(result.messages)
             except (KafkaError, TimeoutError) as exc:
-                self._metrics.produce_failures.inc()
-                log.error(
-                    "producing %d messages failed (%s); re-reading the batch",
-                    len(result.messages),
-                    exc,
-                )
-                self._rewind(records)
-                if isinstance(exc, PRODUCER_BROKEN):
-                    await self._replace_producer()
-                await asyncio.sleep(_PRODUCE_RETRY_PAUSE_S)
+                await self._failed(batch, exc)
                 return
-            self._metrics.record_batch(result)
-            log_answers(result.replies, span.get_span_context())
-            self.batches += 1
-            await self._commit(records)
+        if epoch != self._epoch:
+            self._rewind(records)  # read before a produce failure: it is read again
+            return
+        await self._sent.add(batch)
+
+    async def _settled(self, batch: SentBatch, error: BaseException | None) -> None:
+        """A batch's messages were all acknowledged (``error`` None), or not."""
+        if batch.epoch != self._epoch:
+            return  # sent before a produce failure, rewound with it: read and answered again
+        if error is not None:
+            await self._failed(batch, error)
+            return
+        self._metrics.record_batch(batch.result)
+        log_answers(batch.result.replies, batch.span_context)
+        self.batches += 1
+        self._committer.submit(_next_offsets(batch.records))
+
+    async def _failed(self, batch: SentBatch, error: BaseException) -> None:
+        """Producing ``batch`` failed: it and every batch sent after it are read again."""
+        self._metrics.produce_failures.inc()
+        log.error(
+            "producing %d messages failed (%r); re-reading the batch",
+            len(batch.result.messages),
+            error,
+        )
+        self._epoch += 1
+        self._rewound = {}
+        later = [b for b in self._sent.pending() if b is not batch]
+        self._rewind([record for b in (batch, *later) for record in b.records])
+        if isinstance(error, PRODUCER_BROKEN):
+            await self._replace_producer()
+        self._resume_at = time.monotonic() + _PRODUCE_RETRY_PAUSE_S
+
+    async def _settle_all(self) -> None:
+        """The batches on their way settled and their offsets committed (bounded)."""
+        await self._sent.drain(FLUSH_TIMEOUT_S)
+        await self._committer.flush()
 
     async def _replace_producer(self) -> None:
         """A new idempotent producer (new producer id) for one whose sequence state broke."""
@@ -199,10 +263,11 @@ class Responder:
         if self._producer is not broken:
             self._metrics.producer_replacements.inc()
 
-    async def _produce(self, messages: Sequence[Outbound]) -> None:
+    async def _send(self, messages: Sequence[Outbound]) -> list[asyncio.Future[Any]]:
+        """Hand ``messages`` to the producer; their acknowledgements, still to come."""
         producer = self._require(self._producer)
+        acks: list[asyncio.Future[Any]] = []
         async with asyncio.timeout(self._settings.produce_timeout_ms / 1000):
-            acks = []
             for m in messages:
                 try:
                     acks.append(
@@ -212,43 +277,29 @@ class Responder:
                     )
                 except MessageSizeTooLargeError as exc:
                     self._drop_oversized(m, exc)
-            for outcome in await asyncio.gather(*acks, return_exceptions=True):
-                if isinstance(outcome, _TOO_LARGE):
-                    # The broker's limit is lower than ours: re-sending cannot help.
-                    self._drop_oversized(None, outcome)
-                elif isinstance(outcome, BaseException):
-                    raise outcome
+        return acks
 
-    def _drop_oversized(self, message: Outbound | None, exc: Exception) -> None:
+    def _drop_oversized(self, message: Outbound | None, exc: BaseException) -> None:
         """A message no retry can deliver is dropped and counted, never re-read forever."""
         self._metrics.oversized_dropped.inc()
         where = "" if message is None else f" to {message.topic}"
         log.error("dropping a message%s that Kafka refuses as too large: %s", where, exc)
 
-    async def _commit(self, records: Sequence[InboundRecord]) -> None:
-        consumer = self._require(self._consumer)
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-        try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
-            # A rebalance took the partitions: their new owner answers the batch again.
-            self._metrics.commit_failures.inc()
-            log.warning("commit of %s failed: %s", offsets, exc)
+    async def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        await self._require(self._consumer).commit(offsets)
 
     def _rewind(self, records: Sequence[InboundRecord]) -> None:
+        """Seek each partition of ``records`` back to its first offset among them (never
+        forward of where this epoch's earlier rewinds put it)."""
         consumer = self._require(self._consumer)
-        first: dict[TopicPartition, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
-            first[tp] = min(first.get(tp, record.offset), record.offset)
-        for tp, offset in first.items():
+            self._rewound[tp] = min(self._rewound.get(tp, record.offset), record.offset)
+        for tp in {TopicPartition(r.topic, r.partition) for r in records}:
             try:
-                consumer.seek(tp, offset)
+                consumer.seek(tp, self._rewound[tp])
             except (KafkaError, AssertionError) as exc:  # not assigned any more
-                log.warning("cannot rewind %s to %d: %s", tp, offset, exc)
+                log.warning("cannot rewind %s to %d: %s", tp, self._rewound[tp], exc)
 
     async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
