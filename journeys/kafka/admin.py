@@ -33,15 +33,21 @@ def product_topics(settings: KafkaSettings) -> tuple[str, str, str]:
 def topic_configs(settings: KafkaSettings, topic: str) -> dict[str, str]:
     """The configs a topic is created with: the wire contract's retention, as in
     deploy/kafka/create-topics.sh (segments as long as the retention so it can bite, and the
-    broker's timestamps on the short-lived topics)."""
+    broker's timestamps on the short-lived topics), and ``min.insync.replicas`` when set."""
+    durability = (
+        {}
+        if settings.min_insync_replicas is None
+        else {"min.insync.replicas": str(settings.min_insync_replicas)}
+    )
     if topic == settings.dlq_topic:
-        return {"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)}
+        return {"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS), **durability}
     retention = str(REQUESTS_RETENTION_MS)
     return {
         "cleanup.policy": "delete",
         "retention.ms": retention,
         "segment.ms": retention,
         "message.timestamp.type": "LogAppendTime",
+        **durability,
     }
 
 
@@ -49,7 +55,7 @@ async def ensure_topics(settings: KafkaSettings) -> list[str]:
     """Create the requests, replies and DLQ topics that do not exist yet.
 
     Each gets ``settings.partitions`` partitions, ``settings.replication_factor`` replicas and
-    :func:`topic_configs` (the recommended retention).
+    :func:`topic_configs` (the recommended retention, ``settings.min_insync_replicas``).
     A topic created concurrently by another process is fine. Existing topics are checked to
     have at least ``settings.partitions`` partitions (a gateway's reply partition must exist).
     Returns the names of the topics this call created; raises :class:`TopicSetupError`.

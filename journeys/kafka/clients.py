@@ -50,10 +50,12 @@ def producer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
 
 
 def consumer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
-    """aiokafka consumer keyword arguments for ``settings`` (manual commits)."""
+    """aiokafka consumer keyword arguments for ``settings`` (manual commits; metadata refreshed
+    every ``consumer_metadata_max_age_ms``, see :mod:`journeys.kafka.settings`)."""
     return {
         "client_id": f"{settings.client_id}-{role}",
         "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "metadata_max_age_ms": settings.consumer_metadata_max_age_ms,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
         "enable_auto_commit": False,

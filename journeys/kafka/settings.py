@@ -3,7 +3,10 @@
 The clients are tuned for Apache Kafka, which answers a waiting fetch as soon as data
 arrives: a long fetch wait (500 ms) costs no latency and saves requests. Producers wait for
 ``acks=all`` and are idempotent (one InitProducerId at start; no duplicates when a send is
-retried). Consumer groups keep aiokafka's session and heartbeat defaults.
+retried). Consumer groups keep aiokafka's session and heartbeat defaults. Consumers refresh
+their metadata every second: aiokafka fetches without a leader epoch, so after a leader change
+Apache Kafka keeps serving it from the old leader (a follower now, lagging, or frozen while it
+shuts down) until the consumer asks who leads.
 
 Every broker setting (bootstrap servers, SASL/SSL, topic names, partitions, the waits above)
 comes from the environment with the prefix ``JOURNEYS_KAFKA_``.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import ssl
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from journeys.contract import DLQ_TOPIC, REPLIES_TOPIC, REQUESTS_TOPIC
@@ -24,6 +27,7 @@ from journeys.secrets import is_placeholder
 FETCH_MAX_WAIT_MS = 500
 SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 3_000
+CONSUMER_METADATA_MAX_AGE_MS = 1_000
 
 
 class KafkaSettings(BaseSettings):
@@ -50,6 +54,9 @@ class KafkaSettings(BaseSettings):
     dlq_topic: str = DLQ_TOPIC
     partitions: int = Field(default=8, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    #: ``min.insync.replicas`` of the topics this process creates (None: the broker's
+    #: default). With ``acks=all`` an acknowledged write is on at least this many replicas.
+    min_insync_replicas: int | None = Field(default=None, ge=1)
     create_topics: bool = True
 
     producer_linger_ms: int = Field(default=0, ge=0)
@@ -58,6 +65,7 @@ class KafkaSettings(BaseSettings):
     session_timeout_ms: int = Field(default=SESSION_TIMEOUT_MS, ge=1_000)
     heartbeat_interval_ms: int = Field(default=HEARTBEAT_INTERVAL_MS, ge=100)
     request_timeout_ms: int = Field(default=5_000, ge=100)
+    consumer_metadata_max_age_ms: int = Field(default=CONSUMER_METADATA_MAX_AGE_MS, ge=100)
 
     @field_validator("sasl_password")
     @classmethod
@@ -66,6 +74,18 @@ class KafkaSettings(BaseSettings):
         if value is not None and is_placeholder(value.get_secret_value()):
             raise ValueError("the SASL password is a placeholder; set the real one")
         return value
+
+    @model_validator(mode="after")
+    def _min_insync_within_replicas(self) -> KafkaSettings:
+        # As deploy/kafka/create-topics.sh refuses it: no acks=all write could ever succeed.
+        if self.min_insync_replicas is not None and (
+            self.min_insync_replicas > self.replication_factor
+        ):
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) is above replication_factor"
+                f" ({self.replication_factor}): no write with acks=all could ever succeed"
+            )
+        return self
 
     def idempotent_producer(self) -> bool:
         """Idempotence needs ``acks=all``; with fewer acknowledgements the producer is plain."""
