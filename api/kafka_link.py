@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.client import ConnectionGroup
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from api.errors import KafkaUnavailable
 from api.reply_reader import ReplyReader
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 _PROBE_TIMEOUT_S: Final = 1.0
+#: One broker's share of the probe: a dead one is skipped for the next within the probe.
+_PROBE_PER_BROKER_S: Final = 0.3
 _PROBE_CACHE_S: Final = 1.0
 _STOP_TIMEOUT_S: Final = 5.0
 #: A reader that ran this long before stopping starts the backoff from the beginning again.
@@ -164,16 +169,14 @@ class KafkaLink:
         return consumer is not None and consumer.readable
 
     async def ready(self) -> bool:
-        """Connected, and a metadata request to the cluster succeeds (cached for a second)."""
+        """Connected, and a broker answers a metadata request (cached for a second)."""
         if not self.connected() or self._producer is None:
             return False
         now = time.monotonic()
         if now < self._probe_ok_until:
             return True
         try:
-            await asyncio.wait_for(
-                self._producer.client.fetch_all_metadata(), timeout=_PROBE_TIMEOUT_S
-            )
+            await asyncio.wait_for(cluster_answers(self._producer.client), _PROBE_TIMEOUT_S)
         except (TimeoutError, KafkaError, OSError):
             return False
         self._probe_ok_until = now + _PROBE_CACHE_S
@@ -227,6 +230,29 @@ class KafkaLink:
             connector.cancel()
             await asyncio.gather(connector, return_exceptions=True)
         await self._close_clients()
+
+
+async def cluster_answers(client: Any, per_broker_s: float = _PROBE_PER_BROKER_S) -> None:
+    """One Metadata request (no topics) to the first broker that answers it, over the client's
+    coordination connections, not the ones its sends use: a broker answers one connection's
+    requests in order, and while a dead broker is still in sync (until the controller fences
+    it, 9 s by default) every acks=all send waits up to the request timeout, holding anything
+    queued behind it. A broker that refuses, fails or takes ``per_broker_s`` is skipped for the
+    next. Raises :class:`KafkaError` when none answers."""
+    nodes = [broker.nodeId for broker in client.cluster.brokers()]
+    random.shuffle(nodes)
+    failures: list[str] = []
+    for node in nodes:
+        try:
+            async with asyncio.timeout(per_broker_s):
+                if await client.ready(node, group=ConnectionGroup.COORDINATION):
+                    request = MetadataRequest([])
+                    await client.send(node, request, group=ConnectionGroup.COORDINATION)
+                    return
+                failures.append(f"{node}: no connection")
+        except (KafkaError, OSError, TimeoutError) as exc:
+            failures.append(f"{node}: {exc!r}")
+    raise KafkaConnectionError(f"no broker answers ({'; '.join(failures) or 'none known'})")
 
 
 def _backoff(attempt: int) -> float:

@@ -14,6 +14,13 @@ Failures are visible, never silent:
   :class:`ReplyReaderFailed`; the reader also stops if anything else goes wrong in it.
   :class:`api.kafka_link.KafkaLink` awaits :meth:`~ReplyReader.stopped` and reconnects with a
   bounded backoff (a fresh consumer at the partition's end, past whatever could not be read).
+
+A leader change is not an error to an aiokafka consumer: it fetches without a leader epoch, so
+Apache Kafka (fetch v11+, KIP-392) goes on serving it from the old leader, now a follower,
+whose log lags and, while that broker shuts down, stands still. The consumer moves to the new
+leader only when its metadata is refreshed. So while requests wait and no reply has been read
+for ``stale_after_s``, the reader refreshes the consumer's metadata (at most once per
+``stale_after_s``); a silence nobody waits through costs nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: A read that returns nothing for this long checks the position (no broker request).
 _IDLE_CHECK_MS = 200
+#: Requests waiting and no reply read for this long: ask who leads the partition now.
+STALE_AFTER_S = 0.25
 
 
 class ReplyReaderFailed(Exception):
@@ -58,6 +67,7 @@ class ReplyReader:
         *,
         unhealthy_after_s: float = 2.0,
         give_up_after_s: float = 10.0,
+        stale_after_s: float = STALE_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._kafka = kafka
@@ -65,7 +75,12 @@ class ReplyReader:
         self._router = router
         self._unhealthy_after_s = unhealthy_after_s
         self._give_up_after_s = max(give_up_after_s, unhealthy_after_s)
+        self._stale_after_s = stale_after_s
         self._clock = clock
+        #: Since when nothing was read while requests waited (reset by a reply or a refresh).
+        self._quiet_since = clock()
+        #: Times the consumer's metadata was refreshed because replies were overdue.
+        self.metadata_refreshes = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         #: When the current run of failed reads began (None: the last read succeeded).
@@ -140,6 +155,7 @@ class ReplyReader:
                 await asyncio.sleep(0.2)
                 continue
             self.failing_since = None
+            self._refresh_if_stale(consumer, read=bool(batches))
             for records in batches.values():
                 went_back = self._went_back(records[0].offset)
                 for record in records:
@@ -155,6 +171,22 @@ class ReplyReader:
                     self._router.replies_lost()
             if not batches and self._went_back(await consumer.position(self._partition)):
                 self._router.replies_lost()
+
+    def _refresh_if_stale(self, consumer: AIOKafkaConsumer, *, read: bool) -> None:
+        """Refresh the consumer's metadata when requests wait and no reply came for
+        ``stale_after_s``: it may be reading a former leader (see the module docstring)."""
+        now = self._clock()
+        if read or not self._router.pending:
+            self._quiet_since = now  # a reply came, or nobody waits: silence is no sign
+            return
+        if now - self._quiet_since < self._stale_after_s:
+            return
+        self._quiet_since = now
+        self.metadata_refreshes += 1
+        log.debug(
+            "no reply for %.2fs while requests wait: refreshing metadata", self._stale_after_s
+        )
+        consumer._client.force_metadata_update()  # no public call for it
 
     def _went_back(self, offset: int) -> bool:
         """True when the reader is at ``offset``, before where it was: only Kafka's "offset out

@@ -23,6 +23,14 @@ class Record:
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
+class ScriptedClient:
+    def __init__(self) -> None:
+        self.metadata_updates = 0
+
+    def force_metadata_update(self) -> None:
+        self.metadata_updates += 1
+
+
 class ScriptedConsumer:
     """What aiokafka's consumer tells the reader: fetches, positions and high watermarks."""
 
@@ -31,6 +39,7 @@ class ScriptedConsumer:
         self.highwater_now = highwater
         self.fetches: asyncio.Queue[list[Record]] = asyncio.Queue()
         self.seeks = 0
+        self._client = ScriptedClient()
 
     async def getmany(self, *partitions: TopicPartition, timeout_ms: int = 0) -> dict[Any, Any]:
         try:
