@@ -11,7 +11,9 @@ Where the jars come from (:func:`find_apache_kafka`):
 controller), formats the log directory for KRaft, runs ``kafka.Kafka`` and is ready when a
 Metadata request lists the broker and a group coordinator is available (which creates the
 offsets topic up front). The settings suit a small machine: a 512 MB heap, two network and
-I/O threads, one partition for the internal topics, no initial rebalance delay.
+I/O threads, one partition for the internal topics, no initial rebalance delay. By default it
+is a cluster of its own (node 1, the only voter); :mod:`devstack.kafka_cluster` starts several
+nodes that share one controller quorum and cluster id.
 """
 
 from __future__ import annotations
@@ -178,6 +180,11 @@ class ApacheKafkaBroker(BrokerProcess):
     else; when not given a temporary one is made and removed by :meth:`stop`. A given
     ``data_dir`` is wiped and formatted at each start (the local stack's messages live for
     one run) unless ``keep_log``.
+
+    As one node of a cluster (:class:`devstack.kafka_cluster.KafkaCluster`) it is given its
+    ``node_id``, its ``controller_port``, the quorum's ``voters``
+    (``controller.quorum.voters``) and the ``cluster_id`` every node is formatted with;
+    without them it is node 1 of a cluster of its own on a free controller port.
     """
 
     kind: Final = "apache"
@@ -195,6 +202,10 @@ class ApacheKafkaBroker(BrokerProcess):
         overrides: Mapping[str, str] | None = None,
         optimise: bool = True,
         keep_log: bool = False,
+        node_id: int = 1,
+        controller_port: int | None = None,
+        voters: str | None = None,
+        cluster_id: str | None = None,
     ) -> None:
         self.host = host
         self.port = port if port is not None else free_port(host)
@@ -212,7 +223,13 @@ class ApacheKafkaBroker(BrokerProcess):
         #: Start again on the log of the previous start, like a production broker's restart
         #: (the chaos suite's broker restart); otherwise every start begins empty.
         self.keep_log = keep_log
-        self.controller_port = 0
+        self.node_id = node_id
+        #: A given controller port is kept across starts (the other voters know it); otherwise
+        #: each fresh start picks a free one.
+        self._fixed_controller = controller_port is not None
+        self.controller_port = controller_port or 0
+        self.voters = voters
+        self.cluster_id = cluster_id
         super().__init__()
 
     @property
@@ -225,8 +242,8 @@ class ApacheKafkaBroker(BrokerProcess):
         h, broker, controller = self.host, self.port, self.controller_port
         return {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@{h}:{controller}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters or f"{self.node_id}@{h}:{controller}",
             "listeners": f"PLAINTEXT://{h}:{broker},CONTROLLER://{h}:{controller}",
             "advertised.listeners": f"PLAINTEXT://{h}:{broker}",
             "controller.listener.names": "CONTROLLER",
@@ -267,7 +284,8 @@ class ApacheKafkaBroker(BrokerProcess):
         restarting = self.keep_log and (self.data_dir / "logs" / "meta.properties").exists()
         if not restarting:
             shutil.rmtree(self.data_dir / "logs", ignore_errors=True)
-            self.controller_port = free_port(self.host)
+            if not self._fixed_controller:
+                self.controller_port = free_port(self.host)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in self.server_properties().items()))
@@ -275,7 +293,8 @@ class ApacheKafkaBroker(BrokerProcess):
         if restarting:
             return config
         argv = self._java(
-            "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config),
+            "kafka.tools.StorageTool", "format", "-t", self.cluster_id or new_cluster_id(),
+            "-c", str(config),
             log_level="WARN", short_lived=True,
         )  # fmt: skip
         try:
@@ -296,6 +315,13 @@ class ApacheKafkaBroker(BrokerProcess):
 
     def start(self) -> ApacheKafkaBroker:
         """Format, start and wait until ready; raises :class:`BrokerStartError`."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Format and start without waiting until ready (a cluster launches every node first:
+        none is ready before enough of them run); raises :class:`BrokerStartError`."""
         if self._process is not None:
             raise BrokerStartError("the Apache Kafka broker is already started")
         if port_open(self.port, self.host):
@@ -309,13 +335,32 @@ class ApacheKafkaBroker(BrokerProcess):
                 ready=self._ready,
                 ready_timeout_s=self.ready_timeout,
             )
-            self._process.start()
+            self._process.launch()
         except BaseException as exc:
             self.stop()
             if isinstance(exc, StackError):
                 raise BrokerStartError(str(exc)) from exc
             raise
-        return self
+
+    def wait_ready(self) -> None:
+        """Wait until the launched broker is ready; stops it and raises
+        :class:`BrokerStartError` when it exits or is not ready in time."""
+        if self._process is None:
+            raise BrokerStartError("the Apache Kafka broker is not launched")
+        try:
+            self._process.wait_ready()
+        except BaseException as exc:
+            self.stop()
+            if isinstance(exc, StackError):
+                raise BrokerStartError(str(exc)) from exc
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL the broker: a crash, no controlled shutdown; its files stay (restartable
+        on its log with ``keep_log``)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
 
     def reported_version(self) -> str | None:
         """The version the running broker logged at start (``Kafka version: X``)."""
