@@ -109,9 +109,7 @@ async def test_a_broker_killed_with_sigkill_fails_no_lookup(cluster_stack: Chaos
             await asyncio.sleep(0.1)
 
     async def crash(marks: Marks) -> None:
-        marks.note(
-            victim=victim, controller=controller, led=led, reply_partition=reply_partition
-        )
+        marks.note(victim=victim, controller=controller, led=led, reply_partition=reply_partition)
         marks.now("killed_at_s")
         await asyncio.to_thread(cluster.kill, victim)
         watching = asyncio.create_task(leaders_moved(marks))
