@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -136,14 +137,22 @@ def publish(
     """Print the scenario's CHAOS line and its counters; write both as JSON (LoadReport's file)."""
     totals = sampler.totals()
     sent_per_s: dict[int, int] = {}
+    status_per_s: dict[int, Counter[str]] = {}
+    wrong_per_s: Counter[int] = Counter()
     for outcome in report.outcomes:
-        sent_per_s[int(outcome.sent_at)] = sent_per_s.get(int(outcome.sent_at), 0) + 1
+        second = int(outcome.sent_at)
+        sent_per_s[second] = sent_per_s.get(second, 0) + 1
+        status = "unanswered" if outcome.status is None else str(outcome.status)
+        status_per_s.setdefault(second, Counter())[status] += 1
+        wrong_per_s[second] += outcome.wrong
     summary = report.publish(
         {
             "marks": dict(marks),
             "counters": totals,
             "counters_per_s": sampler.per_second(),
             "sent_per_s": dict(sorted(sent_per_s.items())),
+            "status_per_s": {second: dict(status_per_s[second]) for second in sorted(status_per_s)},
+            "wrong_per_s": {second: n for second, n in sorted(wrong_per_s.items()) if n},
             "gateway_not_ready_said": sampler.not_ready,
         }
     )
