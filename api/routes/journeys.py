@@ -38,6 +38,21 @@ _RETRY_AFTER: Final = {
     }
 }
 
+_CACHING_HEADERS: Final[dict[str, Any]] = {
+    "ETag": {
+        "description": "Strong entity tag of the answer (a hash of its bytes): send it back "
+        "in `If-None-Match` to get 304 when the journeys are unchanged.",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "Cache-Control": {
+        "description": "`private, no-cache`: one customer's answer, to be revalidated at each "
+        "use (journeys change at any time).",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+}
+
 _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     200: {
         "headers": {
@@ -50,7 +65,20 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
                 "description": "W3C trace context of this lookup.",
                 "schema": {"type": "string"},
             },
+            **_CACHING_HEADERS,
         }
+    },
+    304: {
+        "description": "Not Modified: the answer's `ETag` is one the `If-None-Match` header "
+        "named. No body.",
+        "headers": {
+            CORRELATION_HEADER: {
+                "description": "The correlation id of the Kafka request that was answered.",
+                "schema": {"type": "string"},
+                "required": True,
+            },
+            **_CACHING_HEADERS,
+        },
     },
     401: _error("No or a wrong `X-API-Key` header.", "invalid API key"),
     404: _error(
@@ -99,7 +127,9 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         "journeys (running now); `status=closed` or `status=all` for history.\n\n"
         "Every lookup has a deadline (2 s unless configured): the gateway answers **504** when "
         "it passes. **429** and **503** carry `Retry-After`. Send a W3C `traceparent` header to "
-        "continue your trace; the `X-Correlation-Id` response header names the Kafka request."
+        "continue your trace; the `X-Correlation-Id` response header names the Kafka request. "
+        "Every 200 has a strong `ETag`; send it in `If-None-Match` to get **304** (no body) "
+        "while the journeys are unchanged."
     ),
 )
 async def get_customer_journeys(
@@ -124,6 +154,13 @@ async def get_customer_journeys(
         str | None,
         Header(description="Optional W3C trace context to continue; one is created if absent."),
     ] = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(
+            description="ETags of answers you hold: **304** with no body when the answer's "
+            "`ETag` is among them (or `*`)."
+        ),
+    ] = None,
 ) -> Response:
     """Look the customer's journeys up over Kafka."""
-    return await lookup_response(requester, customer_id, status, traceparent)
+    return await lookup_response(requester, customer_id, status, traceparent, if_none_match)

@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from api.deps import API_KEY_HEADER, api_key_matches
+from api.http_caching import CACHE_CONTROL, entity_tag, not_modified
 from api.requester import Requester
 from api.state import GatewayState
 from journeys.contract import StatusFilter
@@ -32,14 +33,27 @@ _DEFAULT_STATUS: Final = StatusFilter.OPEN.value
 
 
 async def lookup_response(
-    requester: Requester, customer_id: str, status: StatusFilter, traceparent: str | None
+    requester: Requester,
+    customer_id: str,
+    status: StatusFilter,
+    traceparent: str | None,
+    if_none_match: str | None = None,
 ) -> Response:
-    """Look the customer's journeys up over Kafka; the JSON answer with its headers."""
+    """Look the customer's journeys up over Kafka; the JSON answer with its headers, or 304
+    when ``if_none_match`` names its tag (:mod:`api.http_caching`)."""
     result = await requester.lookup(customer_id, status, traceparent)
-    headers = {CORRELATION_HEADER: result.correlation_id}
+    body = result.body()
+    etag = entity_tag(body)
+    headers = {
+        CORRELATION_HEADER: result.correlation_id,
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
+    }
     if result.traceparent is not None:
         headers["traceparent"] = result.traceparent
-    return Response(content=result.body(), media_type="application/json", headers=headers)
+    if not_modified(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
 
 
 class LookupRoute(APIRoute):
@@ -64,5 +78,11 @@ class LookupRoute(APIRoute):
             await super().handle(scope, receive, send)  # FastAPI's checks and error answers
             return
         traceparent = request.headers.get("traceparent")
-        response = await lookup_response(state.requester, customer_id, status, traceparent)
+        response = await lookup_response(
+            state.requester,
+            customer_id,
+            status,
+            traceparent,
+            request.headers.get("if-none-match"),
+        )
         await response(scope, receive, send)

@@ -217,3 +217,58 @@ async def test_lifespan_stops_the_kafka_link_when_the_app_fails() -> None:
             raise RuntimeError("serving failed")
 
     assert kafka.stopped
+
+
+async def test_every_answer_has_a_strong_etag_of_its_bytes_and_is_private(gateway: Gateway) -> None:
+    first = await gateway.lookup("cust-1")
+    again = await gateway.lookup("cust-1")
+    other = await gateway.lookup("cust-2")
+
+    etag = first.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
+    assert again.headers["etag"] == etag  # same journeys, same tag: another correlation id
+    assert again.headers["x-correlation-id"] != first.headers["x-correlation-id"]
+    assert other.headers["etag"] != etag
+    assert first.headers["cache-control"] == "private, no-cache"
+
+
+@pytest.mark.parametrize(
+    "if_none_match",
+    ["{etag}", "W/{etag}", '"other", {etag}', "*"],
+    ids=["same", "weak", "in-a-list", "any"],
+)
+async def test_if_none_match_naming_the_answers_etag_gets_304_without_a_body(
+    gateway: Gateway, if_none_match: str
+) -> None:
+    etag = (await gateway.lookup("cust-1")).headers["etag"]
+
+    response = await gateway.lookup(
+        "cust-1", headers={"If-None-Match": if_none_match.format(etag=etag)}
+    )
+
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == etag
+    assert response.headers["cache-control"] == "private, no-cache"
+    assert response.headers["x-correlation-id"]
+
+
+async def test_a_changed_answer_is_sent_whole_to_a_client_holding_the_old_etag(
+    start_gateway: Callable[..., Any],
+) -> None:
+    priority = {"value": 1}
+
+    def answer(request: SentRequest) -> bytes:
+        customer = request.body["customer_id"]
+        journeys = [reply_journey(customer, "j-a", priority=priority["value"])]
+        return reply_value("ok", customer_id=customer, journeys=journeys)
+
+    gateway: Gateway = await start_gateway(kafka=FakeKafka(respond=answer))
+    held = (await gateway.lookup("cust-1")).headers["etag"]
+    priority["value"] = 2
+
+    response = await gateway.lookup("cust-1", headers={"If-None-Match": held})
+
+    assert response.status_code == 200
+    assert response.json()["journeys"][0]["priority"] == 2
+    assert response.headers["etag"] != held
