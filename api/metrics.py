@@ -111,6 +111,16 @@ class GatewayMetrics:
             "lost) and the reader read it again from its start.",
             registry=self.registry,
         )
+        self.micro_cache_hits = Counter(
+            "journeys_gateway_micro_cache_hits",
+            "Lookups answered from the opt-in micro-cache (no Kafka round trip).",
+            registry=self.registry,
+        )
+        self.micro_cache_shared = Counter(
+            "journeys_gateway_micro_cache_shared",
+            "Lookups that waited for the same lookup in flight (micro-cache on).",
+            registry=self.registry,
+        )
         for reason in SHED_REASONS.values():
             self.shed.labels(reason)
         for reason in DROP_REASONS:

@@ -21,11 +21,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
+from api.answer_cache import AnswerCache
 from api.errors import (
     BackendUnavailable,
     BadReply,
@@ -95,6 +96,12 @@ class Requester:
             settings.breaker_config(), on_change=self._metrics.open_partitions.set
         )
         metrics.hedge_delay.set(self._hedger.delay_s())
+        self._answers: AnswerCache[LookupResult] = AnswerCache(
+            settings.micro_cache_ms / 1000,
+            settings.micro_cache_entries,
+            on_hit=metrics.micro_cache_hits.inc,
+            on_shared=metrics.micro_cache_shared.inc,
+        )
 
     @property
     def hedger(self) -> Hedger:
@@ -114,7 +121,23 @@ class Requester:
     async def lookup(
         self, customer_id: str, status: StatusFilter, traceparent: str | None = None
     ) -> LookupResult:
-        """Look up one customer's journeys; raises a :class:`GatewayError` subclass."""
+        """Look up one customer's journeys; raises a :class:`GatewayError` subclass. With the
+        micro-cache on, a recent answer or the same lookup in flight may answer it."""
+        if not self._answers.enabled:
+            return await self._lookup(customer_id, status, traceparent)
+        own: list[LookupResult] = []
+
+        async def fetch() -> LookupResult:
+            own.append(await self._lookup(customer_id, status, traceparent))
+            return own[0]
+
+        answer = await self._answers.get((customer_id, status), fetch)
+        # Another lookup's answer: no Kafka request was sent for this one, so no trace context.
+        return answer if own else replace(answer, traceparent=None)
+
+    async def _lookup(
+        self, customer_id: str, status: StatusFilter, traceparent: str | None
+    ) -> LookupResult:
         if self._in_flight >= self._max_in_flight:
             raise Overloaded(
                 f"more than {self._max_in_flight} lookups in flight on this gateway; retry later"

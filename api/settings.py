@@ -93,6 +93,18 @@ class GatewaySettings(BaseSettings):
         description="While rerouting, one request per interval probes the avoided partition.",
     )
 
+    micro_cache_ms: int = Field(
+        default=0,
+        ge=0,
+        le=60_000,
+        description="Opt-in micro-cache: answers are served again for this long after their "
+        "lookup was sent, and identical lookups in flight share one round trip (api/"
+        "answer_cache.py); 0 (default): off, every lookup asks Kafka.",
+    )
+    micro_cache_entries: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="Answers the micro-cache keeps at most."
+    )
+
     # The demo page (/) and ops page (/ops): docs/demo-and-ops.md. Off in production (404).
     demo_pages: bool = Field(default=False, description="Serve / (demo) and /ops (live figures).")
     demo_api_key: SecretStr | None = Field(
