@@ -69,6 +69,23 @@ def test_lookup_returns_exactly_the_store_journeys(answering: SharedStack, statu
                 assert journey["attributes"] == orjson.loads(row["attributes"])
 
 
+def test_an_unchanged_answer_revalidates_to_304_through_kafka(answering: SharedStack) -> None:
+    path = _journeys_path(DEMO_CUSTOMER, "all")
+    with answering.stack.http(answering.gateway) as client:
+        first = client.get(path)
+        again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        stale = client.get(path, headers={"If-None-Match": '"0123456789abcdef0123456789abcdef"'})
+
+    assert first.status_code == 200, first.text
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["X-Correlation-Id"] != first.headers["X-Correlation-Id"]  # asked again
+    assert stale.status_code == 200
+    assert stale.json() == first.json()
+
+
 def test_unknown_customer_is_404(answering: SharedStack) -> None:
     with answering.stack.http(answering.gateway) as client:
         response = client.get(_journeys_path("cust-9999999"))
