@@ -9,6 +9,7 @@ from offload.errors import (
     AuditFailed,
     CatalogError,
     LakeError,
+    LakeNotFound,
     LakeStateError,
     MigrationError,
     NotPublished,
@@ -25,6 +26,7 @@ from offload.housekeeping import (
 from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
 from offload.jobs import run_housekeeping, run_nightly
 from offload.lake import Lake, register_filesystem
+from offload.lake_finder import find_lake
 from offload.metrics import write_job_metrics
 from offload.migration import MigrationReport, migrate_parquet_lake
 from offload.nightly import (
@@ -41,7 +43,7 @@ from offload.progress import (
     JobObserver,
     NullObserver,
 )
-from offload.settings import OffloadSettings, settings_with_overrides
+from offload.settings import LakeSettings, OffloadSettings, settings_with_overrides
 from offload.summary import JobSummary
 
 __all__ = [
@@ -56,6 +58,8 @@ __all__ = [
     "JobSummary",
     "Lake",
     "LakeError",
+    "LakeNotFound",
+    "LakeSettings",
     "LakeStateError",
     "LakeTables",
     "MigrationError",
@@ -73,6 +77,7 @@ __all__ = [
     "catalog_path",
     "clean_open_snapshots",
     "commit_closed_part",
+    "find_lake",
     "migrate_parquet_lake",
     "publish_open_snapshot",
     "published_path",

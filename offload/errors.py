@@ -5,6 +5,7 @@
     ├── AuditFailed                 written Parquet does not match the store's snapshot
     ├── NotPublished                a step that needs a published snapshot ran before publish
     ├── LakeStateError              the lake holds a state a rerun cannot resume from
+    ├── LakeNotFound                the analysts' commands found no lake (or no tables in it)
     ├── CatalogError                the analysts' DuckDB catalog or a query over it failed
     └── MigrationError              the Parquet-layout migration found different counts
 
@@ -37,6 +38,10 @@ class NotPublished(OffloadError):
 
 class LakeStateError(OffloadError):
     """The lake's recorded state is inconsistent; a human must look before rerunning."""
+
+
+class LakeNotFound(OffloadError):
+    """No lake where the analysts' commands looked, or a lake without the Iceberg tables."""
 
 
 class CatalogError(OffloadError):

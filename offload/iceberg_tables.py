@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA
-from offload.errors import LakeError, LakeStateError
+from offload.errors import LakeError, LakeNotFound, LakeStateError
 from offload.lake import Lake
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
-    from offload.settings import OffloadSettings
+    from offload.settings import LakeSettings
 
 OPEN_TABLE: Final = "journeys_open"
 CLOSED_TABLE: Final = "journeys_closed"
@@ -64,7 +64,7 @@ def _translated(what: str) -> Iterator[None]:
         raise
 
 
-def catalog_properties(settings: OffloadSettings, lake: Lake) -> dict[str, str]:
+def catalog_properties(settings: LakeSettings, lake: Lake) -> dict[str, str]:
     """The pyiceberg catalog properties: the settings', or SQLite inside a local lake."""
     properties = dict(settings.iceberg_catalog)
     if not properties:
@@ -80,20 +80,33 @@ def catalog_properties(settings: OffloadSettings, lake: Lake) -> dict[str, str]:
 
 
 class LakeTables:
-    """The lake's Iceberg catalog and its two tables (created on first use)."""
+    """The lake's Iceberg catalog and its two tables (created on first use by the jobs).
 
-    def __init__(self, settings: OffloadSettings, lake: Lake | None = None) -> None:
+    ``create=False`` (the analysts' commands) never creates anything: a lake without its
+    catalog file or its tables is :class:`LakeNotFound`, not a new empty lake.
+    """
+
+    def __init__(
+        self, settings: LakeSettings, lake: Lake | None = None, *, create: bool = True
+    ) -> None:
         from pyiceberg.catalog import load_catalog
 
         self.lake = lake or Lake(settings.lake_uri)
         self.namespace = settings.iceberg_namespace
+        properties = catalog_properties(settings, self.lake)
+        if not create and not settings.iceberg_catalog:
+            catalog_file = self.lake.path(CATALOG_FILE)
+            if not self.lake.exists(catalog_file):
+                raise LakeNotFound(f"no Iceberg catalog at {catalog_file}: not an offload lake")
         with _translated("open the catalog"):
-            self.catalog: Catalog = load_catalog(
-                settings.iceberg_catalog_name, **catalog_properties(settings, self.lake)
-            )
-            self.catalog.create_namespace_if_not_exists(self.namespace)
+            self.catalog: Catalog = load_catalog(settings.iceberg_catalog_name, **properties)
+            if create:
+                self.catalog.create_namespace_if_not_exists(self.namespace)
             for name in TABLES:
-                self._create_if_missing(name)
+                if create:
+                    self._create_if_missing(name)
+                elif not self.catalog.table_exists(self.identifier(name)):
+                    raise LakeNotFound(f"lake {self.lake.uri} has no table {self.identifier(name)}")
 
     def identifier(self, name: str) -> str:
         """``namespace.name``."""
