@@ -6,6 +6,7 @@ step functions. See ``docs/analysts.md`` for the tables and the catalog.
 
 from offload.catalog import CatalogInfo, build_catalog, catalog_path, query_as_of, run_query
 from offload.errors import (
+    AsOfTooOld,
     AuditFailed,
     CatalogError,
     LakeError,
@@ -51,6 +52,7 @@ __all__ = [
     "HOUSEKEEPING_CHECKPOINTS",
     "NIGHTLY_CHECKPOINTS",
     "OPEN_TABLE",
+    "AsOfTooOld",
     "AuditFailed",
     "CatalogError",
     "CatalogInfo",

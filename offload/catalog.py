@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA, create_table_sql
-from offload.errors import CatalogError
+from offload.errors import AsOfTooOld, CatalogError
 from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
 from offload.lake import Lake
 from offload.settings import LakeSettings, OffloadSettings
@@ -126,8 +126,20 @@ def refresh_catalog_if_enabled(
 
 
 def query_as_of(settings: LakeSettings, sql: str, when: datetime | None) -> pa.Table:
-    """Run ``sql`` over views of the snapshots that were current at ``when`` (None: now)."""
+    """Run ``sql`` over views of the snapshots that were current at ``when`` (None: now).
+
+    A time before the oldest snapshot some table still keeps raises :class:`AsOfTooOld`
+    naming the oldest time available: an expired snapshot is not an empty table.
+    """
     tables = LakeTables(settings, create=False)
+    if when is not None:
+        kept = [tables.oldest_time_kept(name) for name in (OPEN_TABLE, CLOSED_TABLE)]
+        oldest = max((time for time in kept if time is not None), default=None)
+        if oldest is not None and when < oldest:
+            raise AsOfTooOld(
+                f"--as-of {when.isoformat()} is before the oldest snapshot kept; the oldest "
+                f"time available is {oldest.isoformat()}"
+            )
     files = {}
     for name in (OPEN_TABLE, CLOSED_TABLE):
         if when is None:

@@ -7,6 +7,7 @@
     ├── LakeStateError              the lake holds a state a rerun cannot resume from
     ├── LakeNotFound                the analysts' commands found no lake (or no tables in it)
     ├── CatalogError                the analysts' DuckDB catalog or a query over it failed
+    │   └── AsOfTooOld              ``--as-of`` is before the oldest snapshot kept
     └── MigrationError              the Parquet-layout migration found different counts
 
 Store failures surface as :class:`store.errors.StoreError` (they carry their own
@@ -46,6 +47,10 @@ class LakeNotFound(OffloadError):
 
 class CatalogError(OffloadError):
     """Building the catalog or running an analyst's query failed."""
+
+
+class AsOfTooOld(CatalogError):
+    """A time-travel query asks for a time before the oldest table snapshot kept."""
 
 
 class MigrationError(OffloadError):

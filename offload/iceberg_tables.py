@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
@@ -155,9 +155,30 @@ class LakeTables:
         return None
 
     def snapshot_as_of(self, name: str, when: datetime) -> int | None:
-        """The id of the snapshot of ``name`` current at ``when``, or None (table empty then)."""
+        """The id of the snapshot of ``name`` current at ``when``, or None (table empty then).
+
+        Call :meth:`oldest_time_kept` first: before it, "no snapshot" means "expired", not
+        "empty".
+        """
         snapshot = self.table(name).snapshot_as_of_timestamp(int(when.timestamp() * 1000))
         return snapshot.snapshot_id if snapshot is not None else None
+
+    def oldest_time_kept(self, name: str) -> datetime | None:
+        """The earliest time an as-of read of ``name`` answers truly, or None for any time.
+
+        Expiry removes old snapshots and their snapshot-log entries (and the parent link of the
+        oldest one left). Every commit takes the next sequence number (format v2), so when the
+        oldest entry left is not the table's first commit (number 1), older history is gone and
+        times before it cannot be answered; when it is, the table was empty before it.
+        """
+        table = self.table(name)
+        history = table.history()
+        if not history:
+            return None
+        first = table.snapshot_by_id(history[0].snapshot_id)
+        if first is None or (first.sequence_number or 0) <= 1:
+            return None
+        return datetime.fromtimestamp(history[0].timestamp_ms / 1000, UTC)
 
     def replace(
         self, name: str, *, drop: list[DataFile], add: list[str], properties: dict[str, str]
@@ -187,14 +208,25 @@ class LakeTables:
                     overwrite.append_data_file(data_file)
 
     def expire_snapshots(self, name: str, older_than: datetime) -> int:
-        """Expire the snapshots of ``name`` older than ``older_than`` (never the current one)."""
+        """Expire the snapshots of ``name`` older than the one current at ``older_than``.
+
+        The snapshot that was current at ``older_than`` (the start of the retention window) is
+        kept, however old, so an as-of read of any time inside the window finds its snapshot;
+        the current snapshot is never expired.
+        """
         table = self.table(name)
         current = table.current_snapshot()
+        window_start = table.snapshot_as_of_timestamp(int(older_than.timestamp() * 1000))
+        if window_start is None:
+            return 0  # every snapshot is inside the window
+        keep = {window_start.snapshot_id}
+        if current is not None:
+            keep.add(current.snapshot_id)
         old = [
             snapshot.snapshot_id
             for snapshot in table.snapshots()
-            if snapshot.timestamp_ms < older_than.timestamp() * 1000
-            and (current is None or snapshot.snapshot_id != current.snapshot_id)
+            if snapshot.timestamp_ms < window_start.timestamp_ms
+            and snapshot.snapshot_id not in keep
         ]
         if old:
             with _translated(f"expire snapshots of {name}"):

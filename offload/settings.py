@@ -49,7 +49,8 @@ class LakeSettings(BaseSettings):
     #: The catalog's name (pyiceberg's ``load_catalog`` name) and the tables' namespace.
     iceberg_catalog_name: str = "journeys"
     iceberg_namespace: str = "journeys"
-    #: Table snapshots older than this expire after each nightly run (time travel this far).
+    #: Table snapshots older than this expire after each run, except the one current at the
+    #: start of this window (time travel answers anywhere in it).
     snapshot_retention_days: float = Field(default=7.0, ge=0)
 
     @field_validator("lake_uri")
