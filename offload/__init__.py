@@ -15,6 +15,7 @@ from offload.errors import (
     MigrationError,
     NotPublished,
     OffloadError,
+    OffloadLocked,
 )
 from offload.housekeeping import (
     PartPurged,
@@ -69,6 +70,7 @@ __all__ = [
     "NotPublished",
     "NullObserver",
     "OffloadError",
+    "OffloadLocked",
     "OffloadSettings",
     "PartPurged",
     "PartWritten",

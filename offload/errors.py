@@ -6,6 +6,7 @@
     ├── NotPublished                a step that needs a published snapshot ran before publish
     ├── LakeStateError              the lake holds a state a rerun cannot resume from
     ├── LakeNotFound                the analysts' commands found no lake (or no tables in it)
+    ├── OffloadLocked               another offload run holds the lake's lock (retriable)
     ├── CatalogError                the analysts' DuckDB catalog or a query over it failed
     │   └── AsOfTooOld              ``--as-of`` is before the oldest snapshot kept
     └── MigrationError              the Parquet-layout migration found different counts
@@ -43,6 +44,12 @@ class LakeStateError(OffloadError):
 
 class LakeNotFound(OffloadError):
     """No lake where the analysts' commands looked, or a lake without the Iceberg tables."""
+
+
+class OffloadLocked(OffloadError):
+    """Another offload run (CLI, Airflow task, benchmark) holds the lake's lock right now."""
+
+    retriable = True
 
 
 class CatalogError(OffloadError):
