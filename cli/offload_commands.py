@@ -207,7 +207,7 @@ def catalog(lake: LakeOption = None) -> None:
     from offload import build_catalog
 
     with _one_line_errors():
-        info = build_catalog(_lake_settings(lake))
+        info = build_catalog(_lake_settings(lake), create=False)
     _out.print(
         f"catalog {info.path}: journeys_open ({info.open_files} files), "
         f"journeys_closed ({info.closed_files} files), journeys_all"

@@ -88,13 +88,17 @@ def _create_views(con: duckdb.DuckDBPyConnection, lake: Lake, files: dict[str, l
 
 
 def build_catalog(
-    settings: LakeSettings, lake: Lake | None = None, tables: LakeTables | None = None
+    settings: LakeSettings,
+    lake: Lake | None = None,
+    tables: LakeTables | None = None,
+    *,
+    create: bool = True,
 ) -> CatalogInfo:
     """Write the catalog with views over the tables' current snapshots (atomic replace).
 
-    Without ``tables`` (``journeys catalog``) the lake must exist already: nothing is created.
+    ``create=False`` (``journeys catalog``) needs the lake to exist: nothing is created in it.
     """
-    tables = tables or LakeTables(settings, lake, create=False)
+    tables = tables or LakeTables(settings, lake, create=create)
     lake = tables.lake
     files = {name: tables.file_paths(name) for name in (OPEN_TABLE, CLOSED_TABLE)}
     target = catalog_path(settings)
