@@ -3,8 +3,10 @@
 ``journeys offload nightly`` / ``journeys offload housekeeping`` run the jobs with progress bars
 and a summary; ``journeys offload migrate`` imports the old Parquet layout into the Iceberg
 tables; ``journeys catalog`` writes the analysts' DuckDB catalog; ``journeys sql`` runs a query
-against it (``--as-of`` against the tables' snapshots of a past moment). Settings come from
-``JOURNEYS_OFFLOAD_*`` (see ``OffloadSettings``).
+against it (``--as-of`` against the tables' snapshots of a past moment). The jobs' settings come
+from ``JOURNEYS_OFFLOAD_*`` (see ``OffloadSettings``); ``catalog`` and ``sql`` read the lake only
+(``--lake``, ``JOURNEYS_OFFLOAD_LAKE_URI``, or ``./lake`` / ``journeys up``'s ``data/lake``;
+see ``offload.find_lake``) and need no store settings.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from rich.table import Table
 from cli.errors import fail, first_settings_error
 
 if TYPE_CHECKING:
-    from offload import JobSummary, OffloadSettings
+    from offload import JobSummary, LakeSettings, OffloadSettings
 
 offload_app = typer.Typer(
     help="Offload the store to the Iceberg tables (nightly snapshot, weekend housekeeping).",
@@ -74,6 +76,24 @@ def _settings() -> OffloadSettings:
     from offload import OffloadSettings
 
     return OffloadSettings()
+
+
+def _lake_settings(lake: str | None) -> LakeSettings:
+    """The lake the analysts' commands read; the local stack's ``data/lake`` is searched too."""
+    from devstack import StackSettings
+    from offload import find_lake
+
+    return find_lake(lake, search=[StackSettings().data_dir / "lake"])
+
+
+LakeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lake",
+        help="The lake (a directory or URI). Default: JOURNEYS_OFFLOAD_LAKE_URI, else ./lake "
+        "or journeys up's data/lake. No store settings are needed.",
+    ),
+]
 
 
 class _RichObserver:
@@ -182,12 +202,12 @@ def migrate() -> None:
     )
 
 
-def catalog() -> None:
+def catalog(lake: LakeOption = None) -> None:
     """Write the analysts' DuckDB catalog (views journeys_open, journeys_closed, journeys_all)."""
     from offload import build_catalog
 
     with _one_line_errors():
-        info = build_catalog(_settings())
+        info = build_catalog(_lake_settings(lake), create=False)
     _out.print(
         f"catalog {info.path}: journeys_open ({info.open_files} files), "
         f"journeys_closed ({info.closed_files} files), journeys_all"
@@ -209,16 +229,25 @@ def sql(
             help="Query the tables as they were at this time (UTC unless an offset is given).",
         ),
     ] = None,
+    lake: LakeOption = None,
 ) -> None:
-    """Run a SQL query against the analysts' catalog and print the result as a table."""
+    """Run a SQL query against the analysts' catalog and print the result as a table.
+
+    Without a catalog file (``journeys catalog`` not run yet) the query reads the tables'
+    current snapshots straight from the lake.
+    """
     from offload import catalog_path, query_as_of, run_query
 
     with _one_line_errors():
-        if as_of is None:
-            result = run_query(catalog_path(_settings()), query)
+        settings = _lake_settings(lake)
+        path = catalog_path(settings)
+        if as_of is None and path.exists():
+            result = run_query(path, query)
         else:
-            when = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
-            result = query_as_of(_settings(), query, when)
+            when = None
+            if as_of is not None:
+                when = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+            result = query_as_of(settings, query, when)
     table = Table(caption=f"{result.num_rows:,} rows")
     for name in result.column_names:
         table.add_column(name, overflow="fold")

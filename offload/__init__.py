@@ -6,13 +6,16 @@ step functions. See ``docs/analysts.md`` for the tables and the catalog.
 
 from offload.catalog import CatalogInfo, build_catalog, catalog_path, query_as_of, run_query
 from offload.errors import (
+    AsOfTooOld,
     AuditFailed,
     CatalogError,
     LakeError,
+    LakeNotFound,
     LakeStateError,
     MigrationError,
     NotPublished,
     OffloadError,
+    OffloadLocked,
 )
 from offload.housekeeping import (
     PartPurged,
@@ -25,6 +28,7 @@ from offload.housekeeping import (
 from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
 from offload.jobs import run_housekeeping, run_nightly
 from offload.lake import Lake, register_filesystem
+from offload.lake_finder import find_lake
 from offload.metrics import write_job_metrics
 from offload.migration import MigrationReport, migrate_parquet_lake
 from offload.nightly import (
@@ -41,7 +45,7 @@ from offload.progress import (
     JobObserver,
     NullObserver,
 )
-from offload.settings import OffloadSettings, settings_with_overrides
+from offload.settings import LakeSettings, OffloadSettings, settings_with_overrides
 from offload.summary import JobSummary
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "HOUSEKEEPING_CHECKPOINTS",
     "NIGHTLY_CHECKPOINTS",
     "OPEN_TABLE",
+    "AsOfTooOld",
     "AuditFailed",
     "CatalogError",
     "CatalogInfo",
@@ -56,6 +61,8 @@ __all__ = [
     "JobSummary",
     "Lake",
     "LakeError",
+    "LakeNotFound",
+    "LakeSettings",
     "LakeStateError",
     "LakeTables",
     "MigrationError",
@@ -63,6 +70,7 @@ __all__ = [
     "NotPublished",
     "NullObserver",
     "OffloadError",
+    "OffloadLocked",
     "OffloadSettings",
     "PartPurged",
     "PartWritten",
@@ -73,6 +81,7 @@ __all__ = [
     "catalog_path",
     "clean_open_snapshots",
     "commit_closed_part",
+    "find_lake",
     "migrate_parquet_lake",
     "publish_open_snapshot",
     "published_path",

@@ -31,10 +31,10 @@ import duckdb
 import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA, create_table_sql
-from offload.errors import CatalogError
+from offload.errors import AsOfTooOld, CatalogError
 from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
 from offload.lake import Lake
-from offload.settings import OffloadSettings
+from offload.settings import LakeSettings, OffloadSettings
 
 _EMPTY_TABLE: Final = "_journeys_empty"
 _HTTPFS_SCHEMES: Final = ("s3", "gs", "gcs", "http", "https")
@@ -49,7 +49,7 @@ class CatalogInfo:
     closed_files: int
 
 
-def catalog_path(settings: OffloadSettings) -> Path:
+def catalog_path(settings: LakeSettings) -> Path:
     """Where the catalog file is (a local path)."""
     return settings.catalog_path.expanduser().resolve()
 
@@ -88,10 +88,17 @@ def _create_views(con: duckdb.DuckDBPyConnection, lake: Lake, files: dict[str, l
 
 
 def build_catalog(
-    settings: OffloadSettings, lake: Lake | None = None, tables: LakeTables | None = None
+    settings: LakeSettings,
+    lake: Lake | None = None,
+    tables: LakeTables | None = None,
+    *,
+    create: bool = True,
 ) -> CatalogInfo:
-    """Write the catalog with views over the tables' current snapshots (atomic replace)."""
-    tables = tables or LakeTables(settings, lake)
+    """Write the catalog with views over the tables' current snapshots (atomic replace).
+
+    ``create=False`` (``journeys catalog``) needs the lake to exist: nothing is created in it.
+    """
+    tables = tables or LakeTables(settings, lake, create=create)
     lake = tables.lake
     files = {name: tables.file_paths(name) for name in (OPEN_TABLE, CLOSED_TABLE)}
     target = catalog_path(settings)
@@ -122,16 +129,35 @@ def refresh_catalog_if_enabled(
         build_catalog(settings, lake, tables)
 
 
-def query_as_of(settings: OffloadSettings, sql: str, when: datetime) -> pa.Table:
-    """Run ``sql`` over views of the snapshots that were current at ``when``."""
-    tables = LakeTables(settings)
+def query_as_of(settings: LakeSettings, sql: str, when: datetime | None) -> pa.Table:
+    """Run ``sql`` over views of the snapshots that were current at ``when`` (None: now).
+
+    A time before the oldest snapshot some table still keeps raises :class:`AsOfTooOld`
+    naming the oldest time available: an expired snapshot is not an empty table.
+    """
+    tables = LakeTables(settings, create=False)
+    if when is not None:
+        kept = [tables.oldest_time_kept(name) for name in (OPEN_TABLE, CLOSED_TABLE)]
+        oldest = max((time for time in kept if time is not None), default=None)
+        if oldest is not None and when < oldest:
+            raise AsOfTooOld(
+                f"--as-of {when.isoformat()} is before the oldest snapshot kept; the oldest "
+                f"time available is {oldest.isoformat()}"
+            )
     files = {}
     for name in (OPEN_TABLE, CLOSED_TABLE):
+        if when is None:
+            files[name] = tables.file_paths(name)
+            continue
         snapshot_id = tables.snapshot_as_of(name, when)
         files[name] = tables.file_paths(name, snapshot_id) if snapshot_id is not None else []
+    return _run_over_views(tables.lake, files, sql)
+
+
+def _run_over_views(lake: Lake, files: dict[str, list[str]], sql: str) -> pa.Table:
     con = duckdb.connect()
     try:
-        _create_views(con, tables.lake, files)
+        _create_views(con, lake, files)
         relation = con.sql(sql)
         return relation.to_arrow_table() if relation is not None else pa.table({})
     except duckdb.Error as exc:

@@ -148,7 +148,13 @@ def files_without_keys(
 
 def delete_unreferenced(tables: LakeTables, prefix: str | None = None) -> list[str]:
     """Delete data files of ``journeys_closed`` no live snapshot reads (only names starting
-    with ``prefix`` when given; temporaries always). Returns the deleted paths."""
+    with ``prefix`` when given; temporaries always). Returns the deleted paths.
+
+    Callers hold the lake's lock (every job step does, :mod:`offload.run_lock`), so no other run
+    commits between the listing of referenced files and the deletes: a file deleted here is one
+    no run can commit now. A run of another process that wrote its files earlier and commits
+    later finds its manifest or files gone and fails; nothing is purged from the store for it.
+    """
     lake = tables.lake
     referenced = tables.referenced_paths(CLOSED_TABLE)
     deleted = []

@@ -54,6 +54,7 @@ from offload.progress import (
     JobObserver,
     NullObserver,
 )
+from offload.run_lock import one_run_at_a_time
 from offload.settings import OffloadSettings
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def _run_name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+@one_run_at_a_time("housekeeping")
 def write_closed_part(
     settings: OffloadSettings,
     run_date: date,
@@ -155,7 +157,11 @@ def _finish_earlier_runs(
             purge_closed_part(settings, path, observer=observer)
             resumed.append(path)
         else:
-            delete_unreferenced(tables, prefix=name)  # never committed: the store has it all
+            # Never committed: the store has it all. Safe under the lake's lock (this step holds
+            # it; a CLI run holds it from its first step to its last): a run still between two
+            # steps in another process (Airflow tasks hold it one step at a time) finds its run
+            # gone at its next step and fails there, having purged nothing.
+            delete_unreferenced(tables, prefix=name)
             lake.delete_dir(lake.path(path))
     return resumed
 
@@ -167,6 +173,7 @@ def _manifest(lake: Lake, path: str) -> dict[str, Any]:
     return manifest
 
 
+@one_run_at_a_time("housekeeping")
 def audit_closed_part(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
@@ -192,6 +199,7 @@ def audit_closed_part(
     return path
 
 
+@one_run_at_a_time("housekeeping")
 def commit_closed_part(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
@@ -228,6 +236,7 @@ def commit_closed_part(
     return path
 
 
+@one_run_at_a_time("housekeeping")
 def purge_closed_part(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> PartPurged:
@@ -265,7 +274,7 @@ def purge_closed_part(
     observer.checkpoint(HOUSEKEEPING_PURGED)
     retention = timedelta(days=settings.snapshot_retention_days)
     tables.expire_snapshots(CLOSED_TABLE, datetime.now(UTC) - retention)
-    delete_unreferenced(tables)
+    delete_unreferenced(tables)  # safe: this step holds the lake's lock (offload.run_lock)
     refresh_catalog_if_enabled(settings, lake, tables)
     return PartPurged(path, purged, len(kept), record["rows"])
 

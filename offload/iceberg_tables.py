@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA
-from offload.errors import LakeError, LakeStateError
+from offload.errors import LakeError, LakeNotFound, LakeStateError
 from offload.lake import Lake
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
-    from offload.settings import OffloadSettings
+    from offload.settings import LakeSettings
 
 OPEN_TABLE: Final = "journeys_open"
 CLOSED_TABLE: Final = "journeys_closed"
@@ -64,7 +64,7 @@ def _translated(what: str) -> Iterator[None]:
         raise
 
 
-def catalog_properties(settings: OffloadSettings, lake: Lake) -> dict[str, str]:
+def catalog_properties(settings: LakeSettings, lake: Lake) -> dict[str, str]:
     """The pyiceberg catalog properties: the settings', or SQLite inside a local lake."""
     properties = dict(settings.iceberg_catalog)
     if not properties:
@@ -80,20 +80,33 @@ def catalog_properties(settings: OffloadSettings, lake: Lake) -> dict[str, str]:
 
 
 class LakeTables:
-    """The lake's Iceberg catalog and its two tables (created on first use)."""
+    """The lake's Iceberg catalog and its two tables (created on first use by the jobs).
 
-    def __init__(self, settings: OffloadSettings, lake: Lake | None = None) -> None:
+    ``create=False`` (the analysts' commands) never creates anything: a lake without its
+    catalog file or its tables is :class:`LakeNotFound`, not a new empty lake.
+    """
+
+    def __init__(
+        self, settings: LakeSettings, lake: Lake | None = None, *, create: bool = True
+    ) -> None:
         from pyiceberg.catalog import load_catalog
 
         self.lake = lake or Lake(settings.lake_uri)
         self.namespace = settings.iceberg_namespace
+        properties = catalog_properties(settings, self.lake)
+        if not create and not settings.iceberg_catalog:
+            catalog_file = self.lake.path(CATALOG_FILE)
+            if not self.lake.exists(catalog_file):
+                raise LakeNotFound(f"no Iceberg catalog at {catalog_file}: not an offload lake")
         with _translated("open the catalog"):
-            self.catalog: Catalog = load_catalog(
-                settings.iceberg_catalog_name, **catalog_properties(settings, self.lake)
-            )
-            self.catalog.create_namespace_if_not_exists(self.namespace)
+            self.catalog: Catalog = load_catalog(settings.iceberg_catalog_name, **properties)
+            if create:
+                self.catalog.create_namespace_if_not_exists(self.namespace)
             for name in TABLES:
-                self._create_if_missing(name)
+                if create:
+                    self._create_if_missing(name)
+                elif not self.catalog.table_exists(self.identifier(name)):
+                    raise LakeNotFound(f"lake {self.lake.uri} has no table {self.identifier(name)}")
 
     def identifier(self, name: str) -> str:
         """``namespace.name``."""
@@ -142,9 +155,30 @@ class LakeTables:
         return None
 
     def snapshot_as_of(self, name: str, when: datetime) -> int | None:
-        """The id of the snapshot of ``name`` current at ``when``, or None (table empty then)."""
+        """The id of the snapshot of ``name`` current at ``when``, or None (table empty then).
+
+        Call :meth:`oldest_time_kept` first: before it, "no snapshot" means "expired", not
+        "empty".
+        """
         snapshot = self.table(name).snapshot_as_of_timestamp(int(when.timestamp() * 1000))
         return snapshot.snapshot_id if snapshot is not None else None
+
+    def oldest_time_kept(self, name: str) -> datetime | None:
+        """The earliest time an as-of read of ``name`` answers truly, or None for any time.
+
+        Expiry removes old snapshots and their snapshot-log entries (and the parent link of the
+        oldest one left). Every commit takes the next sequence number (format v2), so when the
+        oldest entry left is not the table's first commit (number 1), older history is gone and
+        times before it cannot be answered; when it is, the table was empty before it.
+        """
+        table = self.table(name)
+        history = table.history()
+        if not history:
+            return None
+        first = table.snapshot_by_id(history[0].snapshot_id)
+        if first is None or (first.sequence_number or 0) <= 1:
+            return None
+        return datetime.fromtimestamp(history[0].timestamp_ms / 1000, UTC)
 
     def replace(
         self, name: str, *, drop: list[DataFile], add: list[str], properties: dict[str, str]
@@ -174,14 +208,25 @@ class LakeTables:
                     overwrite.append_data_file(data_file)
 
     def expire_snapshots(self, name: str, older_than: datetime) -> int:
-        """Expire the snapshots of ``name`` older than ``older_than`` (never the current one)."""
+        """Expire the snapshots of ``name`` older than the one current at ``older_than``.
+
+        The snapshot that was current at ``older_than`` (the start of the retention window) is
+        kept, however old, so an as-of read of any time inside the window finds its snapshot;
+        the current snapshot is never expired.
+        """
         table = self.table(name)
         current = table.current_snapshot()
+        window_start = table.snapshot_as_of_timestamp(int(older_than.timestamp() * 1000))
+        if window_start is None:
+            return 0  # every snapshot is inside the window
+        keep = {window_start.snapshot_id}
+        if current is not None:
+            keep.add(current.snapshot_id)
         old = [
             snapshot.snapshot_id
             for snapshot in table.snapshots()
-            if snapshot.timestamp_ms < older_than.timestamp() * 1000
-            and (current is None or snapshot.snapshot_id != current.snapshot_id)
+            if snapshot.timestamp_ms < window_start.timestamp_ms
+            and snapshot.snapshot_id not in keep
         ]
         if old:
             with _translated(f"expire snapshots of {name}"):

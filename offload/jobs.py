@@ -24,6 +24,7 @@ from offload.nightly import (
     write_open_snapshot,
 )
 from offload.progress import JobObserver, NullObserver
+from offload.run_lock import one_run_at_a_time
 from offload.settings import OffloadSettings
 from offload.summary import JobSummary
 
@@ -49,6 +50,7 @@ def _finish(
     return summary
 
 
+@one_run_at_a_time("nightly")
 def run_nightly(
     settings: OffloadSettings,
     run_date: date | None = None,
@@ -76,6 +78,7 @@ def run_nightly(
     return _finish(settings, "nightly", written, started, details)
 
 
+@one_run_at_a_time("housekeeping")
 def run_housekeeping(
     settings: OffloadSettings,
     run_date: date | None = None,

@@ -36,6 +36,7 @@ from offload.iceberg_tables import (
 from offload.lake import Lake
 from offload.open_table import read_pointer, snapshot_files
 from offload.parquet_io import ParquetOptions, audit_files, write_batches
+from offload.run_lock import one_run_at_a_time
 from offload.settings import OffloadSettings
 
 OPEN_RUN = "migration-open"
@@ -65,6 +66,7 @@ def _batches(lake: Lake, paths: list[str]) -> ds.Dataset:
     return ds.dataset(paths, schema=JOURNEY_SCHEMA, filesystem=lake.fs, format="parquet")
 
 
+@one_run_at_a_time("migration")
 def migrate_parquet_lake(settings: OffloadSettings) -> MigrationReport:
     """Import the old layout into the tables, check the counts, refresh the catalog."""
     tables = LakeTables(settings)

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from offload.catalog import refresh_catalog_if_enabled
-from offload.errors import AuditFailed, NotPublished
+from offload.errors import AuditFailed, LakeStateError, NotPublished
 from offload.iceberg_tables import (
     OPEN_TABLE,
     RUN_ID,
@@ -46,6 +46,7 @@ from offload.progress import (
     JobObserver,
     NullObserver,
 )
+from offload.run_lock import one_run_at_a_time
 from offload.settings import OffloadSettings
 
 DATA: str = f"{OPEN_TABLE}/data"
@@ -70,6 +71,7 @@ def _run_state(path: str, name: str) -> str:
     return f"{RUNS}/{path.rsplit('/', 1)[-1]}/{name}"
 
 
+@one_run_at_a_time("nightly")
 def write_open_snapshot(
     settings: OffloadSettings,
     run_date: date,
@@ -130,6 +132,7 @@ def _manifest(lake: Lake, path: str) -> dict[str, Any]:
     return manifest
 
 
+@one_run_at_a_time("nightly")
 def audit_open_snapshot(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
@@ -149,6 +152,7 @@ def audit_open_snapshot(
     return path
 
 
+@one_run_at_a_time("nightly")
 def publish_open_snapshot(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
@@ -162,6 +166,7 @@ def publish_open_snapshot(
         if not lake.exists(lake.path(_run_state(path, AUDITED))):
             raise AuditFailed(f"{path} was not audited; refusing to publish it")
         files = _non_empty(lake, [lake.path(path, name) for name in manifest["files"]])
+        _check_complete(lake, path, files, manifest["row_count"])
         lake.fsync(files)
         tables.replace(
             OPEN_TABLE,
@@ -176,6 +181,20 @@ def publish_open_snapshot(
     observer.checkpoint(NIGHTLY_PUBLISHED)
     refresh_catalog_if_enabled(settings, lake, tables)
     return path
+
+
+def _check_complete(lake: Lake, path: str, files: list[str], expected: int) -> None:
+    """Refuse to publish a run whose files are gone (an empty file deleted by an earlier try
+    is fine: the rest still hold every row)."""
+    rows = 0
+    for file in files:
+        with lake.fs.open_input_file(file) as stream:
+            rows += pq.read_metadata(stream).num_rows
+    if rows != expected:
+        raise LakeStateError(
+            f"{path} holds {rows} of its {expected} rows: files were deleted (by a run of "
+            "another process between two of this run's steps?); rerun the job"
+        )
 
 
 def _non_empty(lake: Lake, files: list[str]) -> list[str]:
@@ -201,6 +220,7 @@ def published_path(tables: LakeTables) -> str | None:
     return snapshot.summary.additional_properties.get(RUN_PATH)
 
 
+@one_run_at_a_time("nightly")
 def clean_open_snapshots(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> list[str]:
@@ -214,6 +234,10 @@ def clean_open_snapshots(
     observer.step("clean", None)
     retention = timedelta(days=settings.snapshot_retention_days)
     tables.expire_snapshots(OPEN_TABLE, datetime.now(UTC) - retention)
+    # Deleting what no snapshot reads is safe under the lake's lock (offload.run_lock): no other
+    # run lists, writes or commits while this step runs. A run of another process that wrote
+    # its files before this step and publishes after it finds them gone and refuses to publish
+    # (_check_complete); it never commits a missing file.
     referenced = tables.referenced_paths(OPEN_TABLE)
     live_runs = {file.rsplit("/", 2)[-2] for file in referenced}
     deleted = []

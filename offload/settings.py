@@ -1,5 +1,8 @@
 """Settings of the offload jobs (one object per process, from ``JOURNEYS_OFFLOAD_*``).
 
+:class:`LakeSettings` is what reading the lake needs (the analysts' commands);
+:class:`OffloadSettings` adds the store and the Parquet writer (the jobs).
+
 The store connection is nested: ``JOURNEYS_OFFLOAD_STORE__URL`` and
 ``JOURNEYS_OFFLOAD_STORE__TOKEN`` (the offloader role's token).
 """
@@ -18,21 +21,51 @@ from store import StoreClientSettings
 Compression = Literal["zstd", "snappy", "lz4", "gzip", "none"]
 
 
-class OffloadSettings(BaseSettings):
-    """Where the lake and the catalog are, how to reach the store, how to write Parquet."""
+_CONFIG = SettingsConfigDict(
+    env_prefix="JOURNEYS_OFFLOAD_",
+    env_nested_delimiter="__",
+    extra="ignore",
+    hide_input_in_errors=True,  # the store token must not be echoed into logs
+)
 
-    model_config = SettingsConfigDict(
-        env_prefix="JOURNEYS_OFFLOAD_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        hide_input_in_errors=True,  # the store token must not be echoed into logs
-    )
+
+class LakeSettings(BaseSettings):
+    """What reading the lake needs: where it is, its Iceberg catalog, the DuckDB catalog.
+
+    No store settings: ``journeys sql`` and ``journeys catalog`` read the lake only (an analyst
+    never holds a store token). The jobs' :class:`OffloadSettings` extends it.
+    """
+
+    model_config = _CONFIG
 
     #: A local directory, or any URI ``pyarrow.fs.FileSystem.from_uri`` accepts
     #: (``s3://bucket/lake``, ``gs://…``, ``hdfs://…``, ``file:///…``).
     lake_uri: str = "./lake"
     #: The analysts' DuckDB catalog: a local file, by default next to the lake.
     catalog_path: Path = Path("./analytics.duckdb")
+    #: pyiceberg catalog properties as JSON (``{"type": "rest", "uri": "https://…"}``, Glue,
+    #: Hive, SQL). Empty: a SQL catalog on SQLite in ``<lake>/iceberg_catalog.sqlite``.
+    iceberg_catalog: dict[str, str] = Field(default_factory=dict)
+    #: The catalog's name (pyiceberg's ``load_catalog`` name) and the tables' namespace.
+    iceberg_catalog_name: str = "journeys"
+    iceberg_namespace: str = "journeys"
+    #: Table snapshots older than this expire after each run, except the one current at the
+    #: start of this window (time travel answers anywhere in it).
+    snapshot_retention_days: float = Field(default=7.0, ge=0)
+
+    @field_validator("lake_uri")
+    @classmethod
+    def _lake_uri_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("lake_uri must not be empty")
+        return value.strip()
+
+
+class OffloadSettings(LakeSettings):
+    """The lake's settings, plus how to reach the store and how to write Parquet."""
+
+    model_config = _CONFIG
+
     #: Rebuild the catalog after publish and after housekeeping, so its views follow the lake.
     refresh_catalog: bool = True
     #: Directory for Prometheus textfile-collector files (``journeys_offload_<job>.prom``);
@@ -44,21 +77,6 @@ class OffloadSettings(BaseSettings):
     compression_level: int | None = Field(default=1, ge=-7, le=22)
     #: Parquet files written in parallel by the nightly snapshot (one writer thread each).
     writer_threads: int = Field(default=2, ge=1, le=32)
-    #: pyiceberg catalog properties as JSON (``{"type": "rest", "uri": "https://…"}``, Glue,
-    #: Hive, SQL). Empty: a SQL catalog on SQLite in ``<lake>/iceberg_catalog.sqlite``.
-    iceberg_catalog: dict[str, str] = Field(default_factory=dict)
-    #: The catalog's name (pyiceberg's ``load_catalog`` name) and the tables' namespace.
-    iceberg_catalog_name: str = "journeys"
-    iceberg_namespace: str = "journeys"
-    #: Table snapshots older than this expire after each nightly run (time travel this far).
-    snapshot_retention_days: float = Field(default=7.0, ge=0)
-
-    @field_validator("lake_uri")
-    @classmethod
-    def _lake_uri_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("lake_uri must not be empty")
-        return value.strip()
 
 
 def settings_with_overrides(

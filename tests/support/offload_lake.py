@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pyarrow.parquet as pq
 
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
 from offload import CLOSED_TABLE, OPEN_TABLE, Lake, LakeTables, OffloadSettings
+from offload.closed_files import write_partitioned
+from offload.parquet_io import ParquetOptions
 from store.demo_data import generate_journeys
 
 #: A fixed anchor so demo rows are identical across runs and days.
@@ -33,6 +36,27 @@ def demo_rows(customers: int, *, start: int = 1, seed: int = 7) -> pa.Table:
     """Demo journeys of ``customers`` customers (≈5 each), as one table of JOURNEY_SCHEMA."""
     tables = list(generate_journeys(customers, seed=seed, start=start, anchor=ANCHOR))
     return pa.concat_tables(tables) if tables else JOURNEY_SCHEMA.empty_table()
+
+
+def commit_rows(settings: OffloadSettings, name: str, rows: pa.Table) -> None:
+    """One commit that makes ``rows`` the whole content of table ``name`` (no store involved):
+    a small lake for tests of the analysts' commands. Closed rows are split by month."""
+    tables = LakeTables(settings)
+    lake = tables.lake
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    options = ParquetOptions.from_settings(settings)
+    if name == CLOSED_TABLE:
+        added = write_partitioned(lake, prefix, rows.to_batches(), options).files
+    else:
+        added = [f"{OPEN_TABLE}/data/{prefix}/part-0.parquet"]
+        lake.fs.create_dir(lake.path(OPEN_TABLE, "data", prefix), recursive=True)
+        pq.write_table(rows.cast(JOURNEY_SCHEMA), lake.path(added[0]), filesystem=lake.fs)
+    tables.replace(
+        name,
+        drop=tables.data_files(name),
+        add=[lake.path(path) for path in added],
+        properties={"journeys.run-id": prefix},
+    )
 
 
 def read_files(lake: Lake, paths: list[str]) -> pa.Table:
