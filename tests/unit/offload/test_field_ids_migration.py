@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from offload import CLOSED_TABLE, OPEN_TABLE, LakeTables, OffloadSettings
 from offload.migration import migrate_parquet_lake
-from tests.support.offload_lake import by_key, demo_rows
+from tests.support.offload_lake import by_key, commit_without_field_ids, demo_rows
 from tests.unit.offload.test_field_ids import (
     assert_table_ids,
     file_ids,
@@ -19,22 +19,6 @@ from tests.unit.offload.test_field_ids import (
 )
 
 __all__ = ["settings", "tables"]  # fixtures
-
-
-def _commit_the_old_way(tables: LakeTables, name: str, paths: list[str]) -> None:
-    """What the offload did before: files without ids, columns mapped by the name mapping."""
-    from pyiceberg.io.pyarrow import parquet_files_to_data_files
-    from pyiceberg.table import TableProperties
-
-    table = tables.table(name)
-    uris = iter([tables.lake.iceberg_uri(path) for path in paths])
-    with table.transaction() as tx:
-        mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
-        tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
-        update = tx.update_snapshot(snapshot_properties={"journeys.run-id": f"old-{name}"})
-        with update.overwrite() as overwrite:
-            for data_file in parquet_files_to_data_files(table.io, tx.table_metadata, uris):
-                overwrite.append_data_file(data_file)
 
 
 def test_migrate_rewrites_old_style_files_in_one_commit_per_table(
@@ -53,8 +37,8 @@ def test_migrate_rewrites_old_style_files_in_one_commit_per_table(
     in_month = closed.filter(pc.equal(pc.strftime(closed.column("closed_at"), "%Y-%m"), month))
     pq.write_table(in_month, old_closed)
     assert all(set(file_ids(path).values()) == {-1} for path in [*old_open, old_closed])
-    _commit_the_old_way(tables, OPEN_TABLE, old_open)
-    _commit_the_old_way(tables, CLOSED_TABLE, [old_closed])
+    commit_without_field_ids(tables, OPEN_TABLE, old_open)
+    commit_without_field_ids(tables, CLOSED_TABLE, [old_closed])
     before = {
         name: (tables.table(name).current_snapshot(), table_rows(tables, name))
         for name in (OPEN_TABLE, CLOSED_TABLE)
@@ -91,7 +75,7 @@ def test_migrate_deletes_the_copies_an_interrupted_run_left(
     old = lake.path(OPEN_TABLE, "data", "old", "part-0.parquet")
     Path(old).parent.mkdir(parents=True)
     pq.write_table(demo_rows(20), old)
-    _commit_the_old_way(tables, OPEN_TABLE, [old])
+    commit_without_field_ids(tables, OPEN_TABLE, [old])
     leftover = Path(lake.path(OPEN_TABLE, "data", "old", "fieldids-dead0000-0.parquet"))
     leftover.write_bytes(b"torn")
     migrate_parquet_lake(settings)
