@@ -8,7 +8,7 @@ RUNTIME := $(VENV)/.installed-runtime
 # --inexact keeps uv itself (installed by pip into the same venv) when syncing.
 SYNC    := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --inexact --quiet
 
-.PHONY: install test lint imports typecheck pytest up airflow bench soak lock clean kafka java
+.PHONY: install test lint imports typecheck pytest up airflow bench soak lock clean kafka java iceberg-java
 
 # Apache Kafka (the broker of tests, benchmarks and `journeys up`): the jars of the version
 # pinned in devstack/kafka-pom.xml, fetched from Maven Central by Maven into .cache/.
@@ -49,6 +49,24 @@ $(KAFKA_STAMP): $(KAFKA_POM)
 kafka: java
 	@[ -n "$$JOURNEYS_KAFKA_HOME" ] || $(MAKE) --no-print-directory $(KAFKA_STAMP)
 
+# Apache Iceberg's Java library (iceberg-core/-data/-parquet, Hadoop client, sqlite-jdbc) for
+# the test that reads the lake with it (tests/integration/offload/test_java_reader.py): the jars
+# pinned in tests/java/iceberg-reader/pom.xml, fetched from Maven Central by Maven into .cache/.
+ICEBERG_POM     := tests/java/iceberg-reader/pom.xml
+ICEBERG_VERSION := $(shell sed -n 's:.*<iceberg.version>\(.*\)</iceberg.version>.*:\1:p' $(ICEBERG_POM))
+ICEBERG_LIBS    := .cache/iceberg-java-$(ICEBERG_VERSION)/libs
+ICEBERG_STAMP   := $(ICEBERG_LIBS)/.complete
+
+$(ICEBERG_STAMP): $(ICEBERG_POM)
+	rm -rf $(ICEBERG_LIBS)
+	mvn -q -B -f $(ICEBERG_POM) dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(ICEBERG_LIBS)
+	touch $(ICEBERG_STAMP)
+
+iceberg-java: java
+	$(if $(shell command -v mvn),,$(error no mvn on PATH to fetch Apache Iceberg $(ICEBERG_VERSION)'s Java jars for the Java reader test: install Maven (Debian: apt-get install maven)))
+	@$(MAKE) --no-print-directory $(ICEBERG_STAMP)
+
 install: $(STAMP) kafka
 
 # After editing dependencies in pyproject.toml: re-resolve and commit uv.lock.
@@ -66,7 +84,7 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: java $(STAMP) kafka
+pytest: java $(STAMP) kafka iceberg-java
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: java lint imports typecheck pytest

@@ -2,11 +2,12 @@
 
 ``journeys offload nightly`` / ``journeys offload housekeeping`` run the jobs with progress bars
 and a summary; ``journeys offload migrate`` imports the old Parquet layout into the Iceberg
-tables; ``journeys catalog`` writes the analysts' DuckDB catalog; ``journeys sql`` runs a query
-against it (``--as-of`` against the tables' snapshots of a past moment). The jobs' settings come
-from ``JOURNEYS_OFFLOAD_*`` (see ``OffloadSettings``); ``catalog`` and ``sql`` read the lake only
-(``--lake``, ``JOURNEYS_OFFLOAD_LAKE_URI``, or ``./lake`` / ``journeys up``'s ``data/lake``;
-see ``offload.find_lake``) and need no store settings.
+tables and rewrites data files without Iceberg field ids; ``journeys catalog`` writes the
+analysts' DuckDB catalog; ``journeys sql`` runs a query against it (``--as-of`` against the
+tables' snapshots of a past moment). The jobs' settings come from ``JOURNEYS_OFFLOAD_*`` (see
+``OffloadSettings``); ``catalog`` and ``sql`` read the lake only (``--lake``,
+``JOURNEYS_OFFLOAD_LAKE_URI``, or ``./lake`` / ``journeys up``'s ``data/lake``; see
+``offload.find_lake``) and need no store settings.
 """
 
 from __future__ import annotations
@@ -188,7 +189,8 @@ def housekeeping(run_date: RunDate = None) -> None:
 
 @offload_app.command("migrate")
 def migrate() -> None:
-    """Import the old Parquet lake layout into the Iceberg tables and check the counts."""
+    """Import the old Parquet lake layout into the Iceberg tables and check the counts; rewrite
+    data files without Iceberg field ids (one commit per table)."""
     from offload import migrate_parquet_lake
 
     with _one_line_errors():
@@ -200,6 +202,9 @@ def migrate() -> None:
         f"{report.closed_table_rows:,} in the table"
         + (" (already migrated)" if report.already_migrated else "")
     )
+    for name, files in report.rewritten_files.items():
+        done = f"{files:,} data files rewritten with" if files else "every data file carries"
+        _out.print(f"{name}: {done} Iceberg field ids")
 
 
 def catalog(lake: LakeOption = None) -> None:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
 from offload.errors import LakeError
+from offload.field_ids import FILE_SCHEMA, as_file_table
 from offload.iceberg_tables import CLOSED_PARTITION, CLOSED_TABLE, LakeTables
 from offload.lake import Lake, is_temporary
 from offload.parquet_io import ParquetOptions, conform
@@ -80,7 +81,7 @@ def write_partitioned(
                         tmp = stack.enter_context(lake.atomic_path(lake.path(relative)))
                         writers[month] = stack.enter_context(
                             pq.ParquetWriter(
-                                tmp, JOURNEY_SCHEMA, filesystem=lake.fs, **options.writer_args()
+                                tmp, FILE_SCHEMA, filesystem=lake.fs, **options.writer_args()
                             )
                         )
                         result.files.append(relative)
@@ -134,7 +135,7 @@ def files_without_keys(
             target = f"{relative}/{prefix}-{len(add)}.parquet"
             with lake.atomic_path(lake.path(target)) as tmp:
                 pq.write_table(
-                    remaining.cast(JOURNEY_SCHEMA),
+                    as_file_table(remaining),
                     tmp,
                     filesystem=lake.fs,
                     row_group_size=options.row_group_size,

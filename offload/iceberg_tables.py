@@ -9,8 +9,11 @@ bucket, truncate), and a month keeps files large where a day would make ~7 small
 The jobs write Parquet data files themselves (streamed, in parallel, see
 :mod:`offload.parquet_io`) into the table's ``data/`` directory, audit them, fsync them, and
 only then make them part of the table by **one catalog commit** that also names the files it
-drops (:meth:`LakeTables.replace`). A file is never rewritten: removing rows means writing a
-new file without them and committing the swap. Each commit's snapshot summary carries the run
+drops (:meth:`LakeTables.replace`). Every data file carries the Iceberg field id of each column
+(:mod:`offload.field_ids`), so any Iceberg reader resolves the columns without a name mapping;
+the tables' schemas are checked to give exactly those ids, and a file without them is refused.
+A file is never rewritten: removing rows means writing a new file without them and committing
+the swap. Each commit's snapshot summary carries the run
 id and the store's snapshot point, so a rerun can see that its commit already happened.
 
 Catalog: by default a SQL catalog on SQLite in ``<lake>/iceberg_catalog.sqlite`` (one file,
@@ -29,6 +32,7 @@ import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA
 from offload.errors import LakeError, LakeNotFound, LakeStateError
+from offload.field_ids import EXPECTED_FIELD_IDS, file_field_ids, iceberg_field_ids
 from offload.lake import Lake
 
 if TYPE_CHECKING:
@@ -123,6 +127,12 @@ class LakeTables:
         if name == CLOSED_TABLE and table.spec().is_unpartitioned():
             with table.update_spec() as spec:
                 spec.add_field("closed_at", MonthTransform(), CLOSED_PARTITION)
+        ids = iceberg_field_ids(table.schema())
+        if ids != EXPECTED_FIELD_IDS:
+            raise LakeStateError(
+                f"{self.identifier(name)}: the table's field ids {ids} are not the ones the data "
+                f"files carry ({EXPECTED_FIELD_IDS}); the table was not created by this offload"
+            )
 
     def table(self, name: str) -> Table:
         """The table as the catalog has it now."""
@@ -185,19 +195,22 @@ class LakeTables:
     ) -> None:
         """One commit: the files ``drop`` leave the table and the files ``add`` join it.
 
-        ``add`` are filesystem paths of complete Parquet files of JOURNEY_SCHEMA (fsynced by
-        the caller); on a partitioned table each holds rows of one partition only.
+        ``add`` are filesystem paths of complete Parquet files of FILE_SCHEMA, field ids
+        included (fsynced by the caller); on a partitioned table each holds rows of one
+        partition only. A file without the field ids is refused (:class:`LakeStateError`).
         """
         from pyiceberg.io.pyarrow import parquet_files_to_data_files
-        from pyiceberg.table import TableProperties
 
+        with _translated(f"read the schemas of the files to commit to {name}"):
+            for path in add:
+                if file_field_ids(self.lake, path) != EXPECTED_FIELD_IDS:
+                    raise LakeStateError(
+                        f"{path} does not carry the Iceberg field ids of {name}; "
+                        "refusing to commit it (written by an older offload? rerun the job)"
+                    )
         table = self.table(name)
         uris = [self.lake.iceberg_uri(path) for path in add]
         with _translated(f"commit to {name}"), table.transaction() as tx:
-            if tx.table_metadata.name_mapping() is None:
-                # Our files carry no Iceberg field ids: readers map columns by name.
-                mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
-                tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
             update = tx.update_snapshot(snapshot_properties=properties)
             with update.overwrite() as overwrite:
                 for file in drop:

@@ -9,13 +9,22 @@ snapshot, the closed rows join ``journeys_closed`` (a key already there is repla
 counts are checked again on the committed tables. The old files are left in place; delete
 them once the analysts have switched. Rerunning is safe: each import commits once (run ids
 ``migration-open`` / ``migration-closed``).
+
+Then :func:`add_field_ids` rewrites the tables' current data files that carry no Iceberg field
+ids (written before the offload wrote them, see :mod:`offload.field_ids`): each such file is
+copied, row group by row group, into a new file with the ids next to it
+(``fieldids-<id>-N.parquet``), the copies are audited, and **one commit per table** swaps them
+in. Snapshots from before keep reading the old files (through the tables'
+``schema.name-mapping.default``) until they expire; the jobs' cleaning deletes the old files
+then. Rerunning finds nothing left to rewrite.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -23,7 +32,8 @@ from journeys.schema import JOURNEY_SCHEMA
 from offload.catalog import refresh_catalog_if_enabled
 from offload.closed_files import files_without_keys, joined_keys, read_keys, write_partitioned
 from offload.closed_table import committed_files
-from offload.errors import MigrationError
+from offload.errors import LakeError, MigrationError
+from offload.field_ids import FILE_SCHEMA, has_field_ids
 from offload.iceberg_tables import (
     CHANGE,
     CLOSED_TABLE,
@@ -31,16 +41,19 @@ from offload.iceberg_tables import (
     RUN_ID,
     RUN_PATH,
     STORE_SNAPSHOT_AT,
+    TABLES,
     LakeTables,
 )
 from offload.lake import Lake
 from offload.open_table import read_pointer, snapshot_files
-from offload.parquet_io import ParquetOptions, audit_files, write_batches
+from offload.parquet_io import ParquetOptions, audit_files, conform, write_batches
 from offload.run_lock import one_run_at_a_time
 from offload.settings import OffloadSettings
 
 OPEN_RUN = "migration-open"
 CLOSED_RUN = "migration-closed"
+#: Name prefix of the copies :func:`add_field_ids` writes (its leftovers are found by it).
+FIELD_IDS_PREFIX = "fieldids-"
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,8 @@ class MigrationReport:
     open_table_rows: int
     closed_table_rows: int
     already_migrated: bool
+    #: Per table, the data files rewritten with Iceberg field ids by this run.
+    rewritten_files: dict[str, int] = field(default_factory=dict)
 
 
 def _rows(lake: Lake, paths: list[str]) -> int:
@@ -111,6 +126,7 @@ def migrate_parquet_lake(settings: OffloadSettings) -> MigrationReport:
         expected = before - replaced + closed_rows
         if _table_rows(tables, CLOSED_TABLE) != expected:
             raise MigrationError(f"{CLOSED_TABLE} does not hold the expected {expected} rows")
+    rewritten = {name: add_field_ids(tables, name, options) for name in TABLES}
     refresh_catalog_if_enabled(settings, lake, tables)
     return MigrationReport(
         open_rows=open_rows,
@@ -118,4 +134,62 @@ def migrate_parquet_lake(settings: OffloadSettings) -> MigrationReport:
         open_table_rows=_table_rows(tables, OPEN_TABLE),
         closed_table_rows=_table_rows(tables, CLOSED_TABLE),
         already_migrated=all(snapshot is not None for snapshot in done),
+        rewritten_files=rewritten,
     )
+
+
+def _directory(path: str) -> str:
+    return path.rsplit("/", 1)[0]
+
+
+def _copy_with_field_ids(lake: Lake, source: str, target: str, options: ParquetOptions) -> None:
+    """Copy the data file ``source`` to ``target`` with FILE_SCHEMA, one batch at a time."""
+    try:
+        with lake.atomic_path(target) as tmp:
+            reader = pq.ParquetFile(source, filesystem=lake.fs)
+            with pq.ParquetWriter(
+                tmp, FILE_SCHEMA, filesystem=lake.fs, **options.writer_args()
+            ) as writer:
+                for batch in reader.iter_batches(batch_size=options.row_group_size):
+                    writer.write_batch(conform(batch), row_group_size=options.row_group_size)
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeError(f"cannot copy {source} with field ids: {exc}") from exc
+
+
+def add_field_ids(tables: LakeTables, name: str, options: ParquetOptions) -> int:
+    """Rewrite the current data files of ``name`` that lack Iceberg field ids, in one commit.
+
+    Returns the number of files rewritten (0: every file carries the ids already).
+    """
+    lake = tables.lake
+    old = [
+        file for file in tables.data_files(name)
+        if not has_field_ids(lake, lake.fs_path(file.file_path))
+    ]  # fmt: skip
+    if not old:
+        return 0
+    sources = [lake.fs_path(file.file_path) for file in old]
+    referenced = tables.referenced_paths(name)
+    for directory in sorted({_directory(path) for path in sources}):
+        for leftover in lake.list_dir(directory, dirs=False):  # an interrupted earlier run
+            path = f"{directory}/{leftover}"
+            if leftover.lstrip(".").startswith(FIELD_IDS_PREFIX) and path not in referenced:
+                lake.delete_file(path)
+    token = uuid.uuid4().hex[:8]
+    copies = []
+    for index, source in enumerate(sources):
+        target = f"{_directory(source)}/{FIELD_IDS_PREFIX}{token}-{index}.parquet"
+        _copy_with_field_ids(lake, source, target, options)
+        copies.append(target)
+    rows = _rows(lake, sources)
+    audit_files(lake, copies, rows)
+    lake.fsync(copies)
+    before = _table_rows(tables, name)
+    current = tables.table(name).current_snapshot()
+    summary = current.summary.additional_properties if current and current.summary else {}
+    properties = {key: value for key, value in summary.items() if key.startswith("journeys.")}
+    properties[CHANGE] = f"rewrote {len(old)} data files ({rows} rows) with Iceberg field ids"
+    tables.replace(name, drop=old, add=copies, properties=properties)
+    if _table_rows(tables, name) != before:
+        raise MigrationError(f"{name} held {before} rows before the field-id rewrite, not now")
+    return len(old)

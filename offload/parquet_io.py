@@ -1,7 +1,9 @@
 """Writing journeys to Parquet files in the lake, and auditing what was written.
 
-Every file carries exactly :data:`journeys.schema.JOURNEY_SCHEMA` (pyarrow stores the Arrow
-schema, with nullability, time zones and metadata, in the Parquet footer).
+Every file carries exactly :data:`offload.field_ids.FILE_SCHEMA`: the store's
+:data:`journeys.schema.JOURNEY_SCHEMA` with the Iceberg field id of every field (pyarrow stores
+the Arrow schema, with nullability, time zones and metadata, in the Parquet footer, and writes
+the ids as the Parquet field ids Iceberg readers resolve columns by).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
 from offload.errors import AuditFailed, LakeError, OffloadError
+from offload.field_ids import FILE_SCHEMA
 from offload.lake import Lake
 
 if TYPE_CHECKING:
@@ -114,8 +117,9 @@ class _FileWriter:
 
     def __init__(self, lake: Lake, tmp: str, options: ParquetOptions) -> None:
         self.options = options
+        # The batches are JOURNEY_SCHEMA; the file's schema adds the Iceberg field ids.
         self.writer = pq.ParquetWriter(
-            tmp, JOURNEY_SCHEMA, filesystem=lake.fs, **options.writer_args()
+            tmp, FILE_SCHEMA, filesystem=lake.fs, **options.writer_args()
         )
         self.queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
@@ -236,7 +240,7 @@ class AuditReport:
 
 
 def audit_files(lake: Lake, paths: list[str], expected_rows: int) -> AuditReport:
-    """Check that ``paths`` hold ``expected_rows`` rows of JOURNEY_SCHEMA with a unique key.
+    """Check that ``paths`` hold ``expected_rows`` rows of FILE_SCHEMA with a unique key.
 
     Raises :class:`AuditFailed` naming what differs.
     """
@@ -245,8 +249,10 @@ def audit_files(lake: Lake, paths: list[str], expected_rows: int) -> AuditReport
             schema = pq.read_schema(path, filesystem=lake.fs)
         except (OSError, pa.ArrowException) as exc:
             raise AuditFailed(f"cannot read {path}: {exc}") from exc
-        if not schema.equals(JOURNEY_SCHEMA, check_metadata=True):
-            raise AuditFailed(f"{path}: schema differs from JOURNEY_SCHEMA:\n{schema}")
+        if not schema.equals(FILE_SCHEMA, check_metadata=True):
+            raise AuditFailed(
+                f"{path}: schema differs from JOURNEY_SCHEMA with Iceberg field ids:\n{schema}"
+            )
     dataset = ds.dataset(paths, schema=JOURNEY_SCHEMA, filesystem=lake.fs, format="parquet")
     keys = ", ".join(PRIMARY_KEY)
     con = duckdb.connect()

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
 from offload import CLOSED_TABLE, OPEN_TABLE, Lake, LakeTables, OffloadSettings
 from offload.closed_files import write_partitioned
+from offload.field_ids import as_file_table
 from offload.parquet_io import ParquetOptions
 from store.demo_data import generate_journeys
 
@@ -50,7 +51,7 @@ def commit_rows(settings: OffloadSettings, name: str, rows: pa.Table) -> None:
     else:
         added = [f"{OPEN_TABLE}/data/{prefix}/part-0.parquet"]
         lake.fs.create_dir(lake.path(OPEN_TABLE, "data", prefix), recursive=True)
-        pq.write_table(rows.cast(JOURNEY_SCHEMA), lake.path(added[0]), filesystem=lake.fs)
+        pq.write_table(as_file_table(rows), lake.path(added[0]), filesystem=lake.fs)
     tables.replace(
         name,
         drop=tables.data_files(name),
@@ -117,3 +118,20 @@ def assert_invariant(
     for key, row in {**in_store, **in_closed}.items():
         assert {**row, "updated_at": None} == {**expected[key], "updated_at": None}, key
     assert all(row["status"] == "closed" for row in in_closed.values())
+
+
+def commit_without_field_ids(tables: LakeTables, name: str, paths: list[str]) -> None:
+    """Commit ``paths`` as the offload did before its files carried Iceberg field ids: the
+    table gets ``schema.name-mapping.default`` and readers map the files' columns by name."""
+    from pyiceberg.io.pyarrow import parquet_files_to_data_files
+    from pyiceberg.table import TableProperties
+
+    table = tables.table(name)
+    uris = iter([tables.lake.iceberg_uri(path) for path in paths])
+    with table.transaction() as tx:
+        mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+        tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
+        update = tx.update_snapshot(snapshot_properties={"journeys.run-id": f"old-{name}"})
+        with update.overwrite() as overwrite:
+            for data_file in parquet_files_to_data_files(table.io, tx.table_metadata, uris):
+                overwrite.append_data_file(data_file)

@@ -11,6 +11,7 @@ import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
 from offload import AuditFailed, Lake, LakeError, OffloadError
+from offload.field_ids import FILE_SCHEMA
 from offload.parquet_io import ParquetOptions, audit_files, conform, write_batches
 from tests.support.offload_lake import by_key, demo_rows
 
@@ -27,7 +28,8 @@ def test_written_files_carry_exactly_the_journey_schema_and_all_rows(tmp_path: P
     rows = demo_rows(300)
     paths = _write(lake, rows, ["part-0.parquet", "part-1.parquet"])
     for path in paths:
-        assert pq.read_schema(path).equals(JOURNEY_SCHEMA, check_metadata=True)
+        assert pq.read_schema(path).equals(FILE_SCHEMA, check_metadata=True)
+        assert pq.read_schema(path).equals(JOURNEY_SCHEMA)  # the same, field ids aside
         assert pq.read_metadata(path).row_group(0).column(0).compression == "ZSTD"
     written = pa.concat_tables(pq.read_table(path) for path in paths)
     assert by_key(written) == by_key(rows)
