@@ -1,10 +1,13 @@
 """``journeys up --airflow``: the Airflow UI shows both DAGs and a nightly run triggered there
-fills the Iceberg table ``journeys_open`` with exactly the store's open journeys."""
+fills the Iceberg table ``journeys_open`` with exactly the store's open journeys, which
+``journeys sql`` then counts with no store setting, from where ``journeys up`` was started."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,3 +144,19 @@ def test_airflow_ui_shows_both_dags_and_a_triggered_nightly_run_fills_journeys_o
     assert stats.rows_open > 0
     settings = offload_settings(airflow.data_dir)  # the lake journeys up gives Airflow
     assert open_table(settings).num_rows == stats.rows_open
+
+    # The analyst's command, from the directory journeys up was started in (its data/), with
+    # no store setting and no token: it finds the lake journeys up printed and reads it.
+    analyst_env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEYS_")}
+    answer = subprocess.run(
+        journeys_command("sql", "SELECT count(*) AS open_rows FROM journeys_open"),
+        cwd=airflow.data_dir.parent,
+        env=analyst_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert f"{stats.rows_open:,}" in answer.stdout or str(stats.rows_open) in answer.stdout, (
+        answer.stdout
+    )
