@@ -79,8 +79,6 @@ class ReplyReader:
         self._clock = clock
         #: Since when nothing was read while requests waited (reset by a reply or a refresh).
         self._quiet_since = clock()
-        #: Times the consumer's metadata was refreshed because replies were overdue.
-        self.metadata_refreshes = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         #: When the current run of failed reads began (None: the last read succeeded).
@@ -182,7 +180,6 @@ class ReplyReader:
         if now - self._quiet_since < self._stale_after_s:
             return
         self._quiet_since = now
-        self.metadata_refreshes += 1
         log.debug(
             "no reply for %.2fs while requests wait: refreshing metadata", self._stale_after_s
         )

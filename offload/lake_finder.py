@@ -35,9 +35,10 @@ def find_lake(lake: str | None = None, *, search: Sequence[Path] = ()) -> LakeSe
     settings = LakeSettings()
     uri = lake or (settings.lake_uri if "lake_uri" in settings.model_fields_set else None)
     if uri is None:
-        uri = _first_lake([Path("lake"), *search])
+        candidates = [Path("lake"), *search]
+        uri = _first_lake(candidates)
         if uri is None:
-            looked = ", ".join(str(path) for path in [Path("lake"), *search])
+            looked = ", ".join(str(path) for path in candidates)
             raise LakeNotFound(
                 f"no lake found (looked in {looked}): pass --lake PATH or set "
                 "JOURNEYS_OFFLOAD_LAKE_URI; no store settings are needed"

@@ -64,8 +64,6 @@ class LakeSettings(BaseSettings):
 class OffloadSettings(LakeSettings):
     """The lake's settings, plus how to reach the store and how to write Parquet."""
 
-    model_config = _CONFIG
-
     #: Rebuild the catalog after publish and after housekeeping, so its views follow the lake.
     refresh_catalog: bool = True
     #: Directory for Prometheus textfile-collector files (``journeys_offload_<job>.prom``);
