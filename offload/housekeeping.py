@@ -124,6 +124,8 @@ def write_closed_part(
         scan = client.scan(status="closed")
         observer.step("write", scan.row_count)
         if scan.row_count == 0:
+            for _ in scan:  # read to its end (no rows): the store ends the scan's transaction
+                pass
             lake.delete_dir(lake.path(path))
             return PartWritten(None, 0, 0, resumed)
         closed_at_max: list[Any] = []
