@@ -165,6 +165,7 @@ def main() -> None:
             "JOURNEYS_OFFLOAD_LAKE_URI": str(root / "other-lake"),
             "JOURNEYS_OFFLOAD_CATALOG_PATH": str(root / "other.duckdb"),
             "JOURNEYS_OFFLOAD_REFRESH_CATALOG": "false",
+            "JOURNEYS_OFFLOAD_METRICS_DIR": str(root / "other-metrics"),
             "JOURNEYS_OFFLOAD_ROW_GROUP_SIZE": "1000000",
             "JOURNEYS_OFFLOAD_STORE__URL": store.url,
             "JOURNEYS_OFFLOAD_STORE__TOKEN": token,
