@@ -10,6 +10,12 @@ Target on a 2-core machine: ≥ 1M rows/s for the nightly snapshot. A second tab
 job's wall time by step (write = store scan + Parquet encoding, audit, publish/purge, clean),
 and the machine's load average is printed: on a shared 2-core box the figures move with it.
 
+The nightly snapshot is the whole store table (open and closed-not-yet-moved journeys). Next
+to it, in the same run and against the same store, ``--compare-with REF`` (default ``main``)
+runs the nightly job of that git revision (``git archive`` of its packages into a temporary
+directory, run in a subprocess: before issue 20 it offloaded the open journeys only) the same
+number of times; the bound is the whole-table nightly at ≥ 0.9x its rows/s.
+
 Iceberg next to plain Parquet, in the same run: each nightly run is preceded by the same write
 and audit without the Iceberg commit (``write_open_snapshot`` + ``audit_open_snapshot``: the
 pre-Iceberg path's work minus its pointer-file switch). The bound: the Iceberg nightly keeps
@@ -19,9 +25,11 @@ pre-Iceberg path's work minus its pointer-file switch). The bound: the Iceberg n
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +53,40 @@ from tests.support.offload_lake import ANCHOR, offload_settings
 from tests.support.offload_store import private_store
 
 RUN_DATE = date(2026, 11, 21)
+ROOT = Path(__file__).resolve().parents[1]
+#: Runs the nightly job of another revision (on sys.path first) ``runs`` times; prints JSON.
+_OTHER_NIGHTLY = """
+import json, sys
+from datetime import date
+sys.path.insert(0, sys.argv[1])
+from offload import OffloadSettings, run_nightly
+settings = OffloadSettings()
+run_nightly(settings, date(2026, 11, 21), force=True)  # warm-up: creates the tables
+runs = [run_nightly(settings, date(2026, 11, 21), force=True) for _ in range(int(sys.argv[2]))]
+print(json.dumps([[run.rows, run.seconds] for run in runs]))
+"""
+
+
+def _other_nightly(ref: str, root: Path, settings_env: dict[str, str], runs: int) -> list[float]:
+    """The rows/s of ``runs`` nightly runs of the revision ``ref``, against the same store."""
+    code = root / f"code-{ref.replace('/', '_')}"
+    code.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "offload", "journeys", "store"],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    subprocess.run(["tar", "-x", "-C", str(code)], input=archive.stdout, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_NIGHTLY, str(code), str(runs)],
+        env={**os.environ, **settings_env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    return [rows / seconds for rows, seconds in json.loads(done.stdout.splitlines()[-1])]
 
 
 class StepTimer:
@@ -92,6 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--compare-with", default="main", help="git revision whose nightly runs alongside"
+    )
     args = parser.parse_args()
     console = Console()
 
@@ -111,11 +156,21 @@ def main() -> None:
         console.print(f"seeded {seeded:,} journeys in {seed_s:.1f}s ({seeded / seed_s:,.0f}/s)")
 
         token = store.tokens["offloader"]
-        baseline = [_drain_scan(store.url, token, "open") for _ in range(args.runs)]
+        baseline = [_drain_scan(store.url, token, "all") for _ in range(args.runs)]
         load_before = os.getloadavg()
         nightly: list[JobSummary] = []
         nightly_steps: list[dict[str, float]] = []
         parquet_only: list[tuple[int, int, float]] = []  # rows, bytes, seconds
+        other_env = {
+            "JOURNEYS_OFFLOAD_LAKE_URI": str(root / "other-lake"),
+            "JOURNEYS_OFFLOAD_CATALOG_PATH": str(root / "other.duckdb"),
+            "JOURNEYS_OFFLOAD_REFRESH_CATALOG": "false",
+            "JOURNEYS_OFFLOAD_METRICS_DIR": str(root / "other-metrics"),
+            "JOURNEYS_OFFLOAD_ROW_GROUP_SIZE": "1000000",
+            "JOURNEYS_OFFLOAD_STORE__URL": store.url,
+            "JOURNEYS_OFFLOAD_STORE__TOKEN": token,
+        }
+        other_rates = _other_nightly(args.compare_with, root, other_env, args.runs)
         run_nightly(settings, RUN_DATE, force=True)  # warm-up, untimed: creates the tables
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -129,6 +184,8 @@ def main() -> None:
         timer = StepTimer()
         housekeeping = run_housekeeping(settings, RUN_DATE, observer=timer)
         housekeeping_steps = timer.finish()
+        # With journeys_closed no longer empty, publish also compares the two tables' keys.
+        after_move = run_nightly(settings, RUN_DATE, force=True)
         load_after = os.getloadavg()
 
     base_rate = statistics.median(rows / seconds for rows, seconds in baseline)
@@ -141,7 +198,7 @@ def main() -> None:
         table.add_column(column, justify="right" if column != "what" else "left")
     rates = [run.rows_per_s for run in nightly]
     table.add_row(
-        "baseline: drain open scan",
+        "baseline: drain the whole scan",
         f"{baseline[0][0]:,}",
         f"{statistics.median(s for _, s in baseline):.2f}",
         f"{base_rate:,.0f}",
@@ -169,6 +226,15 @@ def main() -> None:
         f"{statistics.median(rates) / base_rate:.2f}",
     )
     table.add_row(
+        f"nightly of {args.compare_with} ({args.runs} runs)",
+        "",
+        "",
+        f"{statistics.median(other_rates):,.0f}",
+        f"{min(other_rates):,.0f}-{max(other_rates):,.0f}",
+        "",
+        f"{statistics.median(other_rates) / base_rate:.2f}",
+    )
+    table.add_row(
         "baseline: drain closed scan",
         f"{closed_baseline[0]:,}",
         f"{closed_baseline[1]:.2f}",
@@ -185,6 +251,15 @@ def main() -> None:
         "",
         f"{housekeeping.mb_per_s:,.1f}",
         f"{housekeeping.rows_per_s / closed_rate:.2f}",
+    )
+    table.add_row(
+        "nightly after housekeeping (1 run, closed table filled)",
+        f"{after_move.rows:,}",
+        f"{after_move.seconds:.2f}",
+        f"{after_move.rows_per_s:,.0f}",
+        "",
+        f"{after_move.mb_per_s:,.1f}",
+        "",
     )
     console.print(table)
     steps = Table(title="seconds per step (nightly: median over runs)")
@@ -205,6 +280,12 @@ def main() -> None:
     )
     target = "met" if statistics.median(rates) >= 1_000_000 else "NOT met"
     console.print(f"nightly target ≥ 1,000,000 rows/s: {target}")
+    versus = statistics.median(rates) / statistics.median(other_rates)
+    bound = "met" if versus >= 0.9 else "NOT met"
+    console.print(
+        f"whole-table nightly / nightly of {args.compare_with}: {versus:.2f}x rows/s "
+        f"(bound ≥ 0.90x: {bound})"
+    )
     ratio = statistics.median(rates) / statistics.median(parquet_rates)
     bound = "met" if ratio >= 0.9 else "NOT met"
     console.print(f"Iceberg nightly / Parquet files only: {ratio:.2f}x (bound ≥ 0.90x: {bound})")

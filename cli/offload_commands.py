@@ -161,7 +161,7 @@ def nightly(
         bool, typer.Option(help="Take a fresh snapshot even if this date is published.")
     ] = False,
 ) -> None:
-    """Snapshot the open journeys to journeys_open: write → audit → publish → clean."""
+    """Snapshot the whole store to journeys_current: write → audit → publish → clean."""
     from offload import run_nightly
 
     with _one_line_errors():
@@ -195,9 +195,14 @@ def migrate() -> None:
 
     with _one_line_errors():
         report = migrate_parquet_lake(_settings())
+    if report.renamed_open_table:
+        _out.print(
+            "journeys_open → journeys_current: the nightly table renamed (history kept); "
+            "the next nightly run fills it with the whole store"
+        )
     _out.print(
         f"journeys_open: {report.open_rows:,} rows in the old layout, "
-        f"{report.open_table_rows:,} in the table\n"
+        f"{report.open_table_rows:,} in the table journeys_current\n"
         f"journeys_closed: {report.closed_rows:,} rows in the old layout, "
         f"{report.closed_table_rows:,} in the table"
         + (" (already migrated)" if report.already_migrated else "")
@@ -208,14 +213,14 @@ def migrate() -> None:
 
 
 def catalog(lake: LakeOption = None) -> None:
-    """Write the analysts' DuckDB catalog (views journeys_open, journeys_closed, journeys_all)."""
+    """Write the analysts' DuckDB catalog (views journeys_open, _closed, _all, _current)."""
     from offload import build_catalog
 
     with _one_line_errors():
         info = build_catalog(_lake_settings(lake), create=False)
     _out.print(
-        f"catalog {info.path}: journeys_open ({info.open_files} files), "
-        f"journeys_closed ({info.closed_files} files), journeys_all"
+        f"catalog {info.path}: journeys_current ({info.current_files} files), "
+        f"journeys_closed ({info.closed_files} files), journeys_open, journeys_all"
     )
 
 

@@ -1,4 +1,4 @@
-"""The nightly offload DAG: a snapshot of the open journeys into the Iceberg table journeys_open."""
+"""The nightly offload DAG: the whole store, as of one snapshot, into Iceberg journeys_current."""
 
 from __future__ import annotations
 
@@ -29,19 +29,21 @@ OPEN_SNAPSHOT = Asset(name="journeys_open")
 )
 def journeys_nightly_offload() -> None:
     """
-    ### Journeys: nightly snapshot of the open journeys
+    ### Journeys: nightly snapshot of the whole store
 
-    Every night at 02:00 UTC the open journeys are copied from the store, as of one
-    consistent snapshot, into the Apache Iceberg table `journeys.journeys_open`:
+    Every night at 02:00 UTC every journey of the store (open, and closed but not yet moved by
+    housekeeping) is copied, as of one consistent snapshot, into the Apache Iceberg table
+    `journeys.journeys_current` (analysts' view `journeys_open` = its open rows):
 
-    1. **write** — scan the open rows at one store snapshot, write Parquet data files (zstd)
-       into `journeys_open/data/<date>-<id>/` with a manifest;
+    1. **write** — scan the whole table at one store snapshot, write Parquet data files (zstd)
+       into `journeys_current/data/<date>-<id>/` with a manifest;
     2. **audit** — row count equals the store's count at that snapshot, schema equals the
        store's, primary key unique;
     3. **publish** — one Iceberg commit replaces the table's whole content by these files
        (the summary holds this DAG run's id and the store snapshot point, so a retry never
-       commits twice), then the analysts' DuckDB catalog is rebuilt; emits an event of the
-       asset `journeys_open`;
+       commits twice); a journey the store holds again after it was moved (re-sent) leaves
+       `journeys_closed` by a second commit, so the tables stay disjoint; then the analysts'
+       DuckDB catalog is rebuilt; emits an event of the asset `journeys_open`;
     4. **clean** — expire table snapshots older than the retention (7 days) and delete the
        data files no live snapshot reads.
 
@@ -53,7 +55,7 @@ def journeys_nightly_offload() -> None:
 
     @task
     def write() -> str:
-        """Scan the open journeys and write a new snapshot; returns its path in the lake."""
+        """Scan the whole store and write a new snapshot; returns its path in the lake."""
         context = get_current_context()
         when = context.get("logical_date") or context["dag_run"].run_after
         run_id = f"nightly-{context['dag_run'].run_id}"
@@ -66,7 +68,7 @@ def journeys_nightly_offload() -> None:
 
     @task(outlets=[OPEN_SNAPSHOT])
     def publish(path: str) -> str:
-        """Commit the files as the whole content of journeys_open (once per DAG run)."""
+        """Commit the files as the whole content of journeys_current (once per DAG run)."""
         published = publish_open_snapshot(settings_from_airflow(), path)
         get_current_context()["outlet_events"][OPEN_SNAPSHOT].extra = {"snapshot": published}
         return published

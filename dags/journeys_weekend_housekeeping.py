@@ -13,11 +13,13 @@ from offload import (
     audit_closed_part,
     commit_closed_part,
     purge_closed_part,
+    refresh_current_table,
     write_closed_part,
 )
 from offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
 
 CLOSED_TABLE = Asset(name="journeys_closed")
+CURRENT_TABLE = Asset(name="journeys_current")
 
 
 @dag(
@@ -46,10 +48,14 @@ def journeys_weekend_housekeeping() -> None:
        asset `journeys_closed`;
     4. **purge** — delete exactly those keys from the store, and only rows not updated after
        the snapshot; a journey re-opened or changed since stays in the store and leaves the
-       table by a second commit. Then the analysts' catalog is rebuilt.
+       table by a second commit. Then the analysts' catalog is rebuilt;
+    5. **refresh** — publish the store as it is now as `journeys.journeys_current` (the
+       nightly job's steps): the moved journeys leave it, so the two tables are disjoint
+       again. Runs also when there was nothing to move; emits `journeys_current`.
 
-    Every journey is in exactly one of {store, `journeys_closed`} once a run completes; a
-    crash at any step and a rerun keep it so. Tasks pass the run's path by XCom; retries are
+    Every journey is in exactly one of {store, `journeys_closed`} once a run completes, and in
+    exactly one of {`journeys_current`, `journeys_closed`}; a crash at any step and a rerun
+    keep it so. Tasks pass the run's path by XCom; retries are
     safe. Settings:
     connection `journeys_store` (password = offloader token), variable `journeys_lake_uri`,
     else `JOURNEYS_OFFLOAD_*`.
@@ -84,8 +90,17 @@ def journeys_weekend_housekeeping() -> None:
         purged = purge_closed_part(settings_from_airflow(), path)
         return {"run": purged.path, "purged": purged.purged, "kept_in_store": purged.kept_in_store}
 
+    @task(outlets=[CURRENT_TABLE], trigger_rule="none_failed")
+    def refresh() -> str:
+        """Publish the store as journeys_current, without the journeys just moved."""
+        context = get_current_context()
+        when = context.get("logical_date") or context["dag_run"].run_after
+        written = refresh_current_table(settings_from_airflow(), when.date())
+        context["outlet_events"][CURRENT_TABLE].extra = {"snapshot": written.path}
+        return written.path
+
     # TaskFlow calls return XComArgs, resolved to the return values at run time.
-    purge(commit(audit(write())))  # type: ignore[arg-type]
+    purge(commit(audit(write()))) >> refresh()  # type: ignore[arg-type]
 
 
 journeys_weekend_housekeeping()

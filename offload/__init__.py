@@ -23,9 +23,10 @@ from offload.housekeeping import (
     audit_closed_part,
     commit_closed_part,
     purge_closed_part,
+    refresh_current_table,
     write_closed_part,
 )
-from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
+from offload.iceberg_tables import CLOSED_TABLE, CURRENT_TABLE, OPEN_TABLE, LakeTables
 from offload.jobs import run_housekeeping, run_nightly
 from offload.lake import Lake, register_filesystem
 from offload.lake_finder import find_lake
@@ -37,6 +38,7 @@ from offload.nightly import (
     clean_open_snapshots,
     publish_open_snapshot,
     published_path,
+    release_from_closed,
     write_open_snapshot,
 )
 from offload.progress import (
@@ -50,6 +52,7 @@ from offload.summary import JobSummary
 
 __all__ = [
     "CLOSED_TABLE",
+    "CURRENT_TABLE",
     "HOUSEKEEPING_CHECKPOINTS",
     "NIGHTLY_CHECKPOINTS",
     "OPEN_TABLE",
@@ -87,7 +90,9 @@ __all__ = [
     "published_path",
     "purge_closed_part",
     "query_as_of",
+    "refresh_current_table",
     "register_filesystem",
+    "release_from_closed",
     "run_housekeeping",
     "run_nightly",
     "run_query",

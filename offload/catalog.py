@@ -1,10 +1,14 @@
 """The analysts' DuckDB catalog: views over the Iceberg tables' current data files.
 
-``analytics.duckdb`` holds three views and no data:
+``analytics.duckdb`` holds four views and no data:
 
-* ``journeys_open``    the current snapshot of the Iceberg table ``journeys_open``
-* ``journeys_closed``  the current snapshot of the Iceberg table ``journeys_closed``
-* ``journeys_all``     their union, with exactly the store's columns and types
+* ``journeys_current`` the current snapshot of the Iceberg table ``journeys_current`` (every
+  journey still in the store, open or closed, at the last run's store snapshot)
+* ``journeys_closed``  the current snapshot of the Iceberg table ``journeys_closed`` (the
+  journeys housekeeping moved out of the store)
+* ``journeys_all``     their union (disjoint after every completed run), with exactly the
+  store's columns and types
+* ``journeys_open``    ``journeys_current`` where ``status = 'open'``
 
 Plain DuckDB reads the tables without its iceberg extension: pyiceberg plans the current
 snapshot, and each view reads exactly its data files with ``read_parquet`` (the tables never
@@ -32,7 +36,7 @@ import pyarrow as pa
 
 from journeys.schema import JOURNEY_SCHEMA, create_table_sql
 from offload.errors import AsOfTooOld, CatalogError
-from offload.iceberg_tables import CLOSED_TABLE, OPEN_TABLE, LakeTables
+from offload.iceberg_tables import CLOSED_TABLE, CURRENT_TABLE, OPEN_TABLE, LakeTables
 from offload.lake import Lake
 from offload.settings import LakeSettings, OffloadSettings
 
@@ -45,7 +49,7 @@ class CatalogInfo:
     """What :func:`build_catalog` wrote."""
 
     path: Path
-    open_files: int
+    current_files: int
     closed_files: int
 
 
@@ -79,11 +83,15 @@ def _create_views(con: duckdb.DuckDBPyConnection, lake: Lake, files: dict[str, l
     elif not lake.is_local:
         raise CatalogError(f"DuckDB cannot read {lake.scheme}:// lakes; use local/s3/gs")
     con.execute(create_table_sql(_EMPTY_TABLE))
-    for name in (OPEN_TABLE, CLOSED_TABLE):
+    for name in (CURRENT_TABLE, CLOSED_TABLE):
         con.execute(_view_sql(name, [lake.engine_uri(path) for path in files[name]]))
     con.execute(
-        "CREATE VIEW journeys_all AS "
-        "SELECT * FROM journeys_open UNION ALL SELECT * FROM journeys_closed"
+        f"CREATE VIEW {OPEN_TABLE} AS "  # noqa: S608 (our names)
+        f"SELECT * FROM {CURRENT_TABLE} WHERE status = 'open'"
+    )
+    con.execute(
+        "CREATE VIEW journeys_all AS "  # noqa: S608 (our names)
+        f"SELECT * FROM {CURRENT_TABLE} UNION ALL SELECT * FROM {CLOSED_TABLE}"
     )
 
 
@@ -100,7 +108,7 @@ def build_catalog(
     """
     tables = tables or LakeTables(settings, lake, create=create)
     lake = tables.lake
-    files = {name: tables.file_paths(name) for name in (OPEN_TABLE, CLOSED_TABLE)}
+    files = {name: tables.file_paths(name) for name in (CURRENT_TABLE, CLOSED_TABLE)}
     target = catalog_path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:12]}")
@@ -118,7 +126,7 @@ def build_catalog(
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
-    return CatalogInfo(target, len(files[OPEN_TABLE]), len(files[CLOSED_TABLE]))
+    return CatalogInfo(target, len(files[CURRENT_TABLE]), len(files[CLOSED_TABLE]))
 
 
 def refresh_catalog_if_enabled(
@@ -137,7 +145,7 @@ def query_as_of(settings: LakeSettings, sql: str, when: datetime | None) -> pa.T
     """
     tables = LakeTables(settings, create=False)
     if when is not None:
-        kept = [tables.oldest_time_kept(name) for name in (OPEN_TABLE, CLOSED_TABLE)]
+        kept = [tables.oldest_time_kept(name) for name in (CURRENT_TABLE, CLOSED_TABLE)]
         oldest = max((time for time in kept if time is not None), default=None)
         if oldest is not None and when < oldest:
             raise AsOfTooOld(
@@ -145,7 +153,7 @@ def query_as_of(settings: LakeSettings, sql: str, when: datetime | None) -> pa.T
                 f"time available is {oldest.isoformat()}"
             )
     files = {}
-    for name in (OPEN_TABLE, CLOSED_TABLE):
+    for name in (CURRENT_TABLE, CLOSED_TABLE):
         if when is None:
             files[name] = tables.file_paths(name)
             continue

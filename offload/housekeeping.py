@@ -17,6 +17,10 @@ crashes because the table is committed **before** the store is purged:
 * ``purge`` deletes exactly the run's keys from the store, and only rows not updated after the
   snapshot. Keys the store kept (re-opened or changed since) leave the table by a second commit
   (new files without them); the store holds their current version.
+* ``refresh`` publishes the store, as it is after the purge, as ``journeys_current`` (the
+  nightly job's steps, :mod:`offload.nightly`): the moved journeys leave it, so the two tables
+  are disjoint again, for any engine reading them. Until it completes, the moved journeys are
+  in both tables; a rerun of the job (which always ends with it) settles that.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ from offload.errors import AuditFailed, LakeStateError
 from offload.iceberg_tables import CHANGE, CLOSED_TABLE, RUN_ID, RUN_PATH, STORE_SNAPSHOT_AT
 from offload.iceberg_tables import LakeTables as LakeTables
 from offload.lake import Lake
+from offload.nightly import (
+    SnapshotWritten,
+    audit_open_snapshot,
+    clean_open_snapshots,
+    publish_open_snapshot,
+    write_open_snapshot,
+)
 from offload.parquet_io import ParquetOptions, audit_files
 from offload.progress import (
     HOUSEKEEPING_AUDITED,
@@ -113,6 +124,8 @@ def write_closed_part(
         scan = client.scan(status="closed")
         observer.step("write", scan.row_count)
         if scan.row_count == 0:
+            for _ in scan:  # read to its end (no rows): the store ends the scan's transaction
+                pass
             lake.delete_dir(lake.path(path))
             return PartWritten(None, 0, 0, resumed)
         closed_at_max: list[Any] = []
@@ -277,6 +290,20 @@ def purge_closed_part(
     delete_unreferenced(tables)  # safe: this step holds the lake's lock (offload.run_lock)
     refresh_catalog_if_enabled(settings, lake, tables)
     return PartPurged(path, purged, len(kept), record["rows"])
+
+
+@one_run_at_a_time("housekeeping")
+def refresh_current_table(
+    settings: OffloadSettings, run_date: date, *, observer: JobObserver | None = None
+) -> SnapshotWritten:
+    """Publish the store as it is now as ``journeys_current``: the journeys housekeeping moved
+    leave it (nightly's write → audit → publish → clean, under a run id of its own)."""
+    run_id = f"housekeeping-{run_date.isoformat()}"
+    written = write_open_snapshot(settings, run_date, force=True, run_id=run_id, observer=observer)
+    audit_open_snapshot(settings, written.path, observer=observer)
+    publish_open_snapshot(settings, written.path, observer=observer)
+    clean_open_snapshots(settings, written.path, observer=observer)
+    return written
 
 
 def _remove_from_table(

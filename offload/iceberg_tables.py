@@ -1,6 +1,9 @@
 """The analysts' two Apache Iceberg tables and the only ways the jobs change them.
 
-``journeys.journeys_open`` and ``journeys.journeys_closed`` have exactly the store's columns
+``journeys.journeys_current`` holds every journey the store holds (open, and closed but not yet
+moved out) as of the last run's store snapshot; ``journeys.journeys_closed`` holds the journeys
+housekeeping moved out of the store. The two are disjoint after every completed run, so their
+union is every journey once. Both have exactly the store's columns
 (:data:`journeys.schema.JOURNEY_SCHEMA`, converted by pyiceberg: strings, ints, ``timestamptz``,
 the ``content`` struct; required where the store's column is NOT NULL). ``journeys_closed`` is
 partitioned by ``month(closed_at)``: Iceberg has no week transform (year, month, day, hour,
@@ -43,9 +46,13 @@ if TYPE_CHECKING:
 
     from offload.settings import LakeSettings
 
-OPEN_TABLE: Final = "journeys_open"
+CURRENT_TABLE: Final = "journeys_current"
 CLOSED_TABLE: Final = "journeys_closed"
-TABLES: Final = (OPEN_TABLE, CLOSED_TABLE)
+TABLES: Final = (CURRENT_TABLE, CLOSED_TABLE)
+#: The nightly table of lakes written before ``journeys_current`` (open journeys only); the
+#: jobs rename it to ``journeys_current`` (:meth:`LakeTables.upgrade`), history kept. Also the
+#: name of the analysts' view of the open journeys.
+OPEN_TABLE: Final = "journeys_open"
 CATALOG_FILE: Final = "iceberg_catalog.sqlite"
 #: Snapshot summary keys the jobs write (Iceberg keeps them with every snapshot).
 RUN_ID: Final = "journeys.run-id"
@@ -102,19 +109,46 @@ class LakeTables:
             catalog_file = self.lake.path(CATALOG_FILE)
             if not self.lake.exists(catalog_file):
                 raise LakeNotFound(f"no Iceberg catalog at {catalog_file}: not an offload lake")
+        self._legacy_current = False
+        #: Set when this object renamed the old ``journeys_open`` table (see :meth:`upgrade`).
+        self.upgraded = False
         with _translated("open the catalog"):
             self.catalog: Catalog = load_catalog(settings.iceberg_catalog_name, **properties)
             if create:
                 self.catalog.create_namespace_if_not_exists(self.namespace)
+                self.upgraded = self.upgrade()
             for name in TABLES:
                 if create:
                     self._create_if_missing(name)
-                elif not self.catalog.table_exists(self.identifier(name)):
+                    continue
+                if name == CURRENT_TABLE and not self.catalog.table_exists(self.identifier(name)):
+                    self._legacy_current = self.catalog.table_exists(
+                        f"{self.namespace}.{OPEN_TABLE}"
+                    )
+                if not self.catalog.table_exists(self.identifier(name)):
                     raise LakeNotFound(f"lake {self.lake.uri} has no table {self.identifier(name)}")
 
     def identifier(self, name: str) -> str:
-        """``namespace.name``."""
+        """``namespace.name`` (``journeys_current`` of a lake not yet upgraded is read from the
+        old ``journeys_open`` table: it holds the open journeys, what that lake's views showed)."""
+        if name == CURRENT_TABLE and self._legacy_current:
+            name = OPEN_TABLE
         return f"{self.namespace}.{name}"
+
+    def upgrade(self) -> bool:
+        """Rename the old nightly table ``journeys_open`` to ``journeys_current`` (one catalog
+        operation: its snapshots, hence time travel, stay). True if it renamed it.
+
+        The old table held the open journeys of each night; the new one holds every journey of
+        the store. Its old snapshots stay right under the new meaning as far as the analysts'
+        views go: ``journeys_open`` filters ``status = 'open'``, and the journeys the old table
+        lacked (closed, not yet moved) were missing from ``journeys_all`` then too.
+        """
+        old, new = f"{self.namespace}.{OPEN_TABLE}", self.identifier(CURRENT_TABLE)
+        if self.catalog.table_exists(new) or not self.catalog.table_exists(old):
+            return False
+        self.catalog.rename_table(old, new)
+        return True
 
     def _create_if_missing(self, name: str) -> None:
         from pyiceberg.transforms import MonthTransform

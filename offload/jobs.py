@@ -8,19 +8,23 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime
 
+from offload.catalog import refresh_catalog_if_enabled
 from offload.housekeeping import (
     PartWritten,
     audit_closed_part,
     commit_closed_part,
     purge_closed_part,
+    refresh_current_table,
     write_closed_part,
 )
+from offload.iceberg_tables import LakeTables
 from offload.metrics import write_job_metrics
 from offload.nightly import (
     SnapshotWritten,
     audit_open_snapshot,
     clean_open_snapshots,
     publish_open_snapshot,
+    release_from_closed,
     write_open_snapshot,
 )
 from offload.progress import JobObserver, NullObserver
@@ -59,7 +63,7 @@ def run_nightly(
     run_id: str | None = None,
     observer: JobObserver | None = None,
 ) -> JobSummary:
-    """Snapshot the open journeys: write → audit → publish → clean."""
+    """Snapshot the whole store table: write → audit → publish → clean."""
     observer = observer or NullObserver()
     run_date = run_date or datetime.now(UTC).date()
     started = time.perf_counter()
@@ -69,6 +73,10 @@ def run_nightly(
         audit_open_snapshot(settings, written.path, observer=observer)
         publish_open_snapshot(settings, written.path, observer=observer)
         deleted = clean_open_snapshots(settings, written.path, observer=observer)
+    else:  # a crash may have come between publish's two commits: finish the second
+        tables = LakeTables(settings)
+        if release_from_closed(settings, run_id or "rerun", tables=tables):
+            refresh_catalog_if_enabled(settings, tables.lake, tables)
     details: dict[str, object] = {
         "snapshot": written.path,
         "snapshot_at": written.snapshot_at,
@@ -85,7 +93,8 @@ def run_housekeeping(
     *,
     observer: JobObserver | None = None,
 ) -> JobSummary:
-    """Move closed journeys to ``journeys_closed``: write → audit → commit → purge."""
+    """Move closed journeys to ``journeys_closed``: write → audit → commit → purge, then
+    publish the store again as ``journeys_current`` (without the moved journeys)."""
     observer = observer or NullObserver()
     run_date = run_date or datetime.now(UTC).date()
     started = time.perf_counter()
@@ -96,4 +105,8 @@ def run_housekeeping(
         commit_closed_part(settings, written.path, observer=observer)
         purged = purge_closed_part(settings, written.path, observer=observer)
         details.update(purged=purged.purged, kept_in_store=purged.kept_in_store)
+    # Always, even with nothing to move now: a crash after an earlier run's purge left the
+    # journeys it moved in journeys_current too.
+    current = refresh_current_table(settings, run_date, observer=observer)
+    details.update(current_snapshot=current.path, current_rows=current.rows)
     return _finish(settings, "housekeeping", written, started, details)

@@ -10,6 +10,11 @@ counts are checked again on the committed tables. The old files are left in plac
 them once the analysts have switched. Rerunning is safe: each import commits once (run ids
 ``migration-open`` / ``migration-closed``).
 
+Lakes from before ``journeys_current`` have the nightly table ``journeys_open`` (the open
+journeys only): opening the tables renames it to ``journeys_current``
+(:meth:`~offload.iceberg_tables.LakeTables.upgrade`, one catalog operation, history kept), and
+the next nightly run fills it with the whole store. The jobs do the same on their first run.
+
 Then :func:`add_field_ids` rewrites the tables' current data files that carry no Iceberg field
 ids (written before the offload wrote them, see :mod:`offload.field_ids`): each such file is
 copied, row group by row group, into a new file with the ids next to it
@@ -37,7 +42,7 @@ from offload.field_ids import FILE_SCHEMA, has_field_ids
 from offload.iceberg_tables import (
     CHANGE,
     CLOSED_TABLE,
-    OPEN_TABLE,
+    CURRENT_TABLE,
     RUN_ID,
     RUN_PATH,
     STORE_SNAPSHOT_AT,
@@ -67,6 +72,8 @@ class MigrationReport:
     already_migrated: bool
     #: Per table, the data files rewritten with Iceberg field ids by this run.
     rewritten_files: dict[str, int] = field(default_factory=dict)
+    #: True when this run renamed the old nightly table journeys_open to journeys_current.
+    renamed_open_table: bool = False
 
 
 def _rows(lake: Lake, paths: list[str]) -> int:
@@ -92,9 +99,9 @@ def migrate_parquet_lake(settings: OffloadSettings) -> MigrationReport:
     closed_paths = committed_files(lake)
     open_rows, closed_rows = _rows(lake, open_paths), _rows(lake, closed_paths)
     done = [tables.snapshot_of_run(name, run) for name, run in
-            ((OPEN_TABLE, OPEN_RUN), (CLOSED_TABLE, CLOSED_RUN))]  # fmt: skip
+            ((CURRENT_TABLE, OPEN_RUN), (CLOSED_TABLE, CLOSED_RUN))]  # fmt: skip
     if pointer is not None and done[0] is None:
-        path = f"{OPEN_TABLE}/data/migrated-{uuid.uuid4().hex[:8]}"
+        path = f"{CURRENT_TABLE}/data/migrated-{uuid.uuid4().hex[:8]}"
         written = write_batches(
             lake, lake.path(path), ["part-0.parquet"], _batches(lake, open_paths).to_batches(),
             options,
@@ -103,10 +110,10 @@ def migrate_parquet_lake(settings: OffloadSettings) -> MigrationReport:
         audit_files(lake, files, open_rows)
         lake.fsync(files)
         properties = {RUN_ID: OPEN_RUN, RUN_PATH: path, STORE_SNAPSHOT_AT: pointer["snapshot_at"]}
-        drop = tables.data_files(OPEN_TABLE)
-        tables.replace(OPEN_TABLE, drop=drop, add=files, properties=properties)
-        if _table_rows(tables, OPEN_TABLE) != open_rows:
-            raise MigrationError(f"{OPEN_TABLE} holds other than the {open_rows} old rows")
+        drop = tables.data_files(CURRENT_TABLE)
+        tables.replace(CURRENT_TABLE, drop=drop, add=files, properties=properties)
+        if _table_rows(tables, CURRENT_TABLE) != open_rows:
+            raise MigrationError(f"{CURRENT_TABLE} holds other than the {open_rows} old rows")
     if closed_paths and done[1] is None:
         before = _table_rows(tables, CLOSED_TABLE)
         prefix = f"migrated-{uuid.uuid4().hex[:8]}"
@@ -131,10 +138,11 @@ def migrate_parquet_lake(settings: OffloadSettings) -> MigrationReport:
     return MigrationReport(
         open_rows=open_rows,
         closed_rows=closed_rows,
-        open_table_rows=_table_rows(tables, OPEN_TABLE),
+        open_table_rows=_table_rows(tables, CURRENT_TABLE),
         closed_table_rows=_table_rows(tables, CLOSED_TABLE),
         already_migrated=all(snapshot is not None for snapshot in done),
         rewritten_files=rewritten,
+        renamed_open_table=tables.upgraded,
     )
 
 

@@ -1,15 +1,21 @@
-"""Nightly snapshot of the open journeys: write → audit → publish → clean.
+"""Nightly snapshot of the whole store table: write → audit → publish → clean.
 
 Each step is a function of the settings and the run's path (its data directory relative to the
-lake root, ``journeys_open/data/<date>-<id>``), so Airflow tasks and the CLI run the same code:
+lake root, ``journeys_current/data/<date>-<id>``), so Airflow tasks and the CLI run the same
+code:
 
-* ``write`` scans the open rows at one store snapshot and writes them as new Parquet files in
-  the run's data directory, with a manifest in ``journeys_open/_runs/<run>/`` (the store's
-  snapshot point and row count, the files, the run id);
+* ``write`` scans **every** row of the store (open journeys and closed ones housekeeping has not
+  moved yet) at one store snapshot and writes them as new Parquet files in the run's data
+  directory, with a manifest in ``journeys_current/_runs/<run>/`` (the store's snapshot point
+  and row count, the files, the run id);
 * ``audit`` checks the files against the manifest (rows, schema, unique key);
-* ``publish`` makes the files the whole content of ``journeys_open`` in **one** Iceberg commit
-  (the previous files leave the table in the same commit); the commit's summary names the run
-  id and the store snapshot point, so a rerun of a run already committed commits nothing;
+* ``publish`` makes the files the whole content of ``journeys_current`` in **one** Iceberg
+  commit (the previous files leave the table in the same commit); the commit's summary names
+  the run id and the store snapshot point, so a rerun of a run already committed commits
+  nothing. Then a journey the store holds again after housekeeping moved it (re-sent by the
+  campaigns system) leaves ``journeys_closed`` (new files without it, one commit): the store's
+  version, now in ``journeys_current``, is its latest state. Every try of ``publish`` does this,
+  so a rerun after a crash between the two commits completes it;
 * ``clean`` expires table snapshots older than the retention and deletes the data files no
   live snapshot reads any more (and the leftovers of interrupted runs).
 
@@ -24,11 +30,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from offload.catalog import refresh_catalog_if_enabled
-from offload.errors import AuditFailed, LakeStateError, NotPublished
+from offload.closed_files import files_without_keys, joined_keys, read_keys
+from offload.errors import AuditFailed, LakeError, LakeStateError, NotPublished
 from offload.iceberg_tables import (
+    CHANGE,
+    CLOSED_TABLE,
+    CURRENT_TABLE,
     OPEN_TABLE,
     RUN_ID,
     RUN_PATH,
@@ -49,8 +61,11 @@ from offload.progress import (
 from offload.run_lock import one_run_at_a_time
 from offload.settings import OffloadSettings
 
-DATA: str = f"{OPEN_TABLE}/data"
-RUNS: str = f"{OPEN_TABLE}/_runs"
+DATA: str = f"{CURRENT_TABLE}/data"
+RUNS: str = f"{CURRENT_TABLE}/_runs"
+#: Where lakes from before ``journeys_current`` kept the nightly table's files (cleaned too).
+LEGACY_DATA: str = f"{OPEN_TABLE}/data"
+LEGACY_RUNS: str = f"{OPEN_TABLE}/_runs"
 MANIFEST = "_manifest.json"
 AUDITED = "_audited.json"
 
@@ -80,14 +95,14 @@ def write_open_snapshot(
     run_id: str | None = None,
     observer: JobObserver | None = None,
 ) -> SnapshotWritten:
-    """Scan the open journeys at one store snapshot and write them as a run's data files."""
+    """Scan the whole store table at one snapshot and write it as a run's data files."""
     observer = observer or NullObserver()
     tables = LakeTables(settings)
     lake = tables.lake
     run_id = run_id or f"nightly-{run_date.isoformat()}"
     if force:
         run_id = f"{run_id}-{uuid.uuid4().hex[:8]}"
-    done = tables.snapshot_of_run(OPEN_TABLE, run_id)
+    done = tables.snapshot_of_run(CURRENT_TABLE, run_id)
     if done is not None and done.summary is not None:
         summary = done.summary.additional_properties
         rows = int(summary.get("total-records", 0))
@@ -98,7 +113,7 @@ def write_open_snapshot(
     path = f"{DATA}/{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
     names = [f"part-{index}.parquet" for index in range(settings.writer_threads)]
     with settings.store.connect() as client:
-        scan = client.scan(status="open")
+        scan = client.scan(status="all")
         observer.step("write", scan.row_count)
         written = write_batches(
             lake,
@@ -156,21 +171,22 @@ def audit_open_snapshot(
 def publish_open_snapshot(
     settings: OffloadSettings, path: str, *, observer: JobObserver | None = None
 ) -> str:
-    """Replace the whole content of ``journeys_open`` by the audited run, in one commit."""
+    """Replace the whole content of ``journeys_current`` by the audited run, in one commit;
+    then take the journeys it holds out of ``journeys_closed`` (re-sent after being moved)."""
     observer = observer or NullObserver()
     tables = LakeTables(settings)
     lake = tables.lake
     manifest = _manifest(lake, path)
     observer.step("publish", None)
-    if tables.snapshot_of_run(OPEN_TABLE, manifest["run_id"]) is None:
+    if tables.snapshot_of_run(CURRENT_TABLE, manifest["run_id"]) is None:
         if not lake.exists(lake.path(_run_state(path, AUDITED))):
             raise AuditFailed(f"{path} was not audited; refusing to publish it")
         files = _non_empty(lake, [lake.path(path, name) for name in manifest["files"]])
         _check_complete(lake, path, files, manifest["row_count"])
         lake.fsync(files)
         tables.replace(
-            OPEN_TABLE,
-            drop=tables.data_files(OPEN_TABLE),
+            CURRENT_TABLE,
+            drop=tables.data_files(CURRENT_TABLE),
             add=files,
             properties={
                 RUN_ID: manifest["run_id"],
@@ -179,8 +195,52 @@ def publish_open_snapshot(
             },
         )
     observer.checkpoint(NIGHTLY_PUBLISHED)
+    release_from_closed(settings, manifest["run_id"], tables=tables)
     refresh_catalog_if_enabled(settings, lake, tables)
     return path
+
+
+@one_run_at_a_time("nightly")
+def release_from_closed(
+    settings: OffloadSettings, run_id: str, *, tables: LakeTables | None = None
+) -> int:
+    """One commit: the journeys of ``journeys_current`` that are also in ``journeys_closed``
+    leave ``journeys_closed`` (the store holds them again, so the current table has their
+    latest state). Returns how many left; 0 (and no commit) when the tables are disjoint.
+
+    Rerunnable: it compares the tables as they are now.
+    """
+    tables = tables or LakeTables(settings)
+    lake = tables.lake
+    closed_files = tables.file_paths(CLOSED_TABLE)
+    if not closed_files:
+        return 0
+    relative = [path.removeprefix(lake.root.rstrip("/") + "/") for path in closed_files]
+    current = tables.file_paths(CURRENT_TABLE)
+    current_keys = joined_keys(
+        read_keys(lake, [path.removeprefix(lake.root.rstrip("/") + "/") for path in current])
+    )
+    closed_keys = joined_keys(read_keys(lake, relative))
+    if len(current_keys) == 0 or len(closed_keys) == 0:
+        return 0
+    try:
+        both = closed_keys.filter(pc.is_in(closed_keys, value_set=current_keys))
+    except pa.ArrowException as exc:
+        raise LakeError(f"cannot compare the keys of the two tables: {exc}") from exc
+    if len(both) == 0:
+        return 0
+    prefix = f"released-{uuid.uuid4().hex[:8]}"
+    drop, copies = files_without_keys(tables, both, prefix, ParquetOptions.from_settings(settings))
+    lake.fsync([lake.path(file) for file in copies])
+    tables.replace(
+        CLOSED_TABLE,
+        drop=drop,
+        add=[lake.path(file) for file in copies],
+        properties={
+            CHANGE: f"{len(both)} journeys the store holds again left the table after {run_id}"
+        },
+    )
+    return len(both)
 
 
 def _check_complete(lake: Lake, path: str, files: list[str], expected: int) -> None:
@@ -213,8 +273,8 @@ def _non_empty(lake: Lake, files: list[str]) -> list[str]:
 
 
 def published_path(tables: LakeTables) -> str | None:
-    """The run path of the current snapshot of ``journeys_open`` (None before any publish)."""
-    snapshot = tables.table(OPEN_TABLE).current_snapshot()
+    """The run path of the current snapshot of ``journeys_current`` (None before any publish)."""
+    snapshot = tables.table(CURRENT_TABLE).current_snapshot()
     if snapshot is None or snapshot.summary is None:
         return None
     return snapshot.summary.additional_properties.get(RUN_PATH)
@@ -233,21 +293,24 @@ def clean_open_snapshots(
         raise NotPublished(f"{path} is not published ({published or 'nothing'} is); kept all")
     observer.step("clean", None)
     retention = timedelta(days=settings.snapshot_retention_days)
-    tables.expire_snapshots(OPEN_TABLE, datetime.now(UTC) - retention)
+    tables.expire_snapshots(CURRENT_TABLE, datetime.now(UTC) - retention)
     # Deleting what no snapshot reads is safe under the lake's lock (offload.run_lock): no other
     # run lists, writes or commits while this step runs. A run of another process that wrote
     # its files before this step and publishes after it finds them gone and refuses to publish
     # (_check_complete); it never commits a missing file.
-    referenced = tables.referenced_paths(OPEN_TABLE)
+    referenced = tables.referenced_paths(CURRENT_TABLE)
     live_runs = {file.rsplit("/", 2)[-2] for file in referenced}
     deleted = []
-    for name in lake.list_dir(lake.path(DATA), dirs=True):
-        if name not in live_runs:
-            lake.delete_dir(lake.path(DATA, name))
-            lake.delete_dir(lake.path(RUNS, name))
-            deleted.append(f"{DATA}/{name}")
-    for name in lake.list_dir(lake.path(RUNS), dirs=True):
-        if name not in live_runs:
-            lake.delete_dir(lake.path(RUNS, name))
+    # A lake upgraded from journeys_open keeps that table's files where they were until no
+    # live snapshot reads them.
+    for data, runs in ((DATA, RUNS), (LEGACY_DATA, LEGACY_RUNS)):
+        for name in lake.list_dir(lake.path(data), dirs=True):
+            if name not in live_runs:
+                lake.delete_dir(lake.path(data, name))
+                lake.delete_dir(lake.path(runs, name))
+                deleted.append(f"{data}/{name}")
+        for name in lake.list_dir(lake.path(runs), dirs=True):
+            if name not in live_runs:
+                lake.delete_dir(lake.path(runs, name))
     observer.checkpoint(NIGHTLY_CLEANED)
     return deleted

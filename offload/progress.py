@@ -67,4 +67,6 @@ HOUSEKEEPING_CHECKPOINTS: Final = (
     HOUSEKEEPING_STORE_PURGED,
     HOUSEKEEPING_SURVIVORS_REMOVED,
     HOUSEKEEPING_PURGED,
+    # then the refresh of journeys_current without the moved journeys: the nightly steps
+    *NIGHTLY_CHECKPOINTS,
 )

@@ -1,6 +1,7 @@
 """``journeys up --airflow``: the Airflow UI shows both DAGs and a nightly run triggered there
-fills the Iceberg table ``journeys_open`` with exactly the store's open journeys, which
-``journeys sql`` then counts with no store setting, from where ``journeys up`` was started."""
+fills the Iceberg table ``journeys_current`` with the store, whose open journeys (the view
+``journeys_open``) ``journeys sql`` then counts with no store setting, from where
+``journeys up`` was started."""
 
 from __future__ import annotations
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from journeys.schema import JOURNEY_SCHEMA, PRIMARY_KEY
-from offload import CLOSED_TABLE, OPEN_TABLE, Lake, LakeTables, OffloadSettings
+from offload import CLOSED_TABLE, CURRENT_TABLE, Lake, LakeTables, OffloadSettings
 from offload.closed_files import write_partitioned
 from offload.field_ids import as_file_table
 from offload.parquet_io import ParquetOptions
@@ -49,8 +51,8 @@ def commit_rows(settings: OffloadSettings, name: str, rows: pa.Table) -> None:
     if name == CLOSED_TABLE:
         added = write_partitioned(lake, prefix, rows.to_batches(), options).files
     else:
-        added = [f"{OPEN_TABLE}/data/{prefix}/part-0.parquet"]
-        lake.fs.create_dir(lake.path(OPEN_TABLE, "data", prefix), recursive=True)
+        added = [f"{CURRENT_TABLE}/data/{prefix}/part-0.parquet"]
+        lake.fs.create_dir(lake.path(CURRENT_TABLE, "data", prefix), recursive=True)
         pq.write_table(as_file_table(rows), lake.path(added[0]), filesystem=lake.fs)
     tables.replace(
         name,
@@ -68,9 +70,15 @@ def read_files(lake: Lake, paths: list[str]) -> pa.Table:
     return pa.concat_tables(tables)
 
 
+def current_table(settings: OffloadSettings, snapshot_id: int | None = None) -> pa.Table:
+    """The current (or given) snapshot of the Iceberg table ``journeys_current``, by pyiceberg."""
+    return _iceberg_rows(settings, CURRENT_TABLE, snapshot_id)
+
+
 def open_table(settings: OffloadSettings, snapshot_id: int | None = None) -> pa.Table:
-    """The current (or given) snapshot of the Iceberg table ``journeys_open``, by pyiceberg."""
-    return _iceberg_rows(settings, OPEN_TABLE, snapshot_id)
+    """The open journeys of ``journeys_current`` (what the view ``journeys_open`` shows)."""
+    rows = current_table(settings, snapshot_id)
+    return rows.filter(pc.equal(rows["status"], "open"))
 
 
 def closed_table(settings: OffloadSettings) -> pa.Table:
@@ -85,7 +93,7 @@ def _iceberg_rows(settings: OffloadSettings, name: str, snapshot_id: int | None)
     return table.scan(snapshot_id=snapshot_id).to_arrow().cast(JOURNEY_SCHEMA)
 
 
-def by_key(table: pa.Table) -> dict[tuple[str, str], dict[str, object]]:
+def by_key(table: pa.Table) -> dict[tuple[str, str], dict[str, Any]]:
     """Rows keyed by primary key, for comparisons that ignore order (fails on duplicates)."""
     rows = {}
     for row in table.to_pylist():

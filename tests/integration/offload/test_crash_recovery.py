@@ -22,9 +22,9 @@ import pytest
 
 from offload import (
     CLOSED_TABLE,
+    CURRENT_TABLE,
     HOUSEKEEPING_CHECKPOINTS,
     NIGHTLY_CHECKPOINTS,
-    OPEN_TABLE,
     Lake,
     LakeTables,
     OffloadSettings,
@@ -37,6 +37,7 @@ from tests.support.offload_lake import (
     assert_invariant,
     by_key,
     closed_table,
+    current_table,
     demo_rows,
     open_table,
     reopen_and_change,
@@ -93,8 +94,8 @@ def test_nightly_after_a_kill_at_each_boundary_and_a_rerun_publishes_one_whole_s
     rows = store.rows()
     opened = by_key(rows.filter(pc.equal(rows["status"], "open")))
     assert by_key(open_table(settings)) == opened
-    assert len(LakeTables(settings).table(OPEN_TABLE).snapshots()) == 1  # committed once
-    _only_referenced_data_files(settings, lake, OPEN_TABLE)
+    assert len(LakeTables(settings).table(CURRENT_TABLE).snapshots()) == 1  # committed once
+    _only_referenced_data_files(settings, lake, CURRENT_TABLE)
     _no_temporaries(Path(lake.root))
 
 
@@ -124,7 +125,11 @@ def test_housekeeping_after_a_kill_at_each_boundary_and_a_rerun_keeps_the_invari
     assert runs
     assert all(lake.exists(lake.path(RUNS, run, DONE)) for run in runs)
     _only_referenced_data_files(settings, lake, CLOSED_TABLE)
+    _only_referenced_data_files(settings, lake, CURRENT_TABLE)
     _no_temporaries(Path(lake.root))
+    # The raw tables are disjoint again: journeys_current is the store after the purge.
+    assert set(by_key(current_table(settings))) == set(by_key(store_rows))
+    assert not set(by_key(current_table(settings))) & set(by_key(closed_table(settings)))
 
 
 class _Recorder:

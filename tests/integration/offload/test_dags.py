@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
-from offload import CLOSED_TABLE, OPEN_TABLE, Lake, LakeTables, OffloadSettings
+from offload import CLOSED_TABLE, CURRENT_TABLE, Lake, LakeTables, OffloadSettings
 from offload.iceberg_tables import RUN_ID
 from tests.support.airflow_fixtures import DAGS_FOLDER, AirflowHome
 from tests.support.offload_lake import (
@@ -60,9 +60,9 @@ def test_every_dag_file_imports_without_errors(airflow_home: AirflowHome) -> Non
     nightly = bag["dags"]["journeys_nightly_offload"]
     weekend = bag["dags"]["journeys_weekend_housekeeping"]
     assert nightly["tasks"] == ["write", "audit", "publish", "clean"]
-    assert weekend["tasks"] == ["write", "audit", "commit", "purge"]
+    assert weekend["tasks"] == ["write", "audit", "commit", "purge", "refresh"]
     assert nightly["outlets"] == {"publish": ["journeys_open"]}
-    assert weekend["outlets"] == {"commit": ["journeys_closed"]}
+    assert weekend["outlets"] == {"commit": ["journeys_closed"], "refresh": ["journeys_current"]}
     for dag in (nightly, weekend):
         assert dag["max_active_runs"] == 1
         assert dag["catchup"] is False
@@ -89,14 +89,14 @@ def test_nightly_dag_runs_and_publishes_the_open_rows(
     rows = store.rows()
     assert published.schema.equals(JOURNEY_SCHEMA)
     assert by_key(published) == by_key(rows.filter(pc.equal(rows["status"], "open")))
-    snapshot = LakeTables(settings).table(OPEN_TABLE).current_snapshot()
+    snapshot = LakeTables(settings).table(CURRENT_TABLE).current_snapshot()
     assert snapshot is not None
     assert snapshot.summary is not None
     assert snapshot.summary.additional_properties[RUN_ID].startswith("nightly-manual__")
     assert (
         LakeTables(settings)
-        .file_paths(OPEN_TABLE)[0]
-        .startswith(lake.path(OPEN_TABLE, "data", "2026-11-21-"))
+        .file_paths(CURRENT_TABLE)[0]
+        .startswith(lake.path(CURRENT_TABLE, "data", "2026-11-21-"))
     )
 
 

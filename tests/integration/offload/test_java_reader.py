@@ -23,7 +23,7 @@ import pytest
 
 from offload import (
     CLOSED_TABLE,
-    OPEN_TABLE,
+    CURRENT_TABLE,
     LakeTables,
     OffloadSettings,
     catalog_path,
@@ -91,33 +91,43 @@ def test_java_reads_both_tables_now_and_as_of_a_past_time_as_duckdb_does(
 ) -> None:
     store.upsert(demo_rows(60))
     run_housekeeping(settings, SATURDAY)  # the closed rows move to journeys_closed
-    run_nightly(settings, SATURDAY)  # the open ones are copied to journeys_open
+    run_nightly(settings, SATURDAY)  # the store (open ones now) is copied to journeys_current
     tables = LakeTables(settings)
-    then_open = tables.table(OPEN_TABLE).current_snapshot()
+    then_current = tables.table(CURRENT_TABLE).current_snapshot()
     then_closed = tables.table(CLOSED_TABLE).current_snapshot()
-    assert then_open is not None
+    assert then_current is not None
     assert then_closed is not None
     time.sleep(0.05)
     between = datetime.now(UTC)
     time.sleep(0.05)
     store.upsert(demo_rows(40, start=1_000))  # more journeys, open and closed
-    run_nightly(settings, MONDAY)
+    run_nightly(settings, MONDAY)  # journeys_current: open and closed-not-yet-moved ones
+    time.sleep(0.05)
+    monday = datetime.now(UTC)
+    time.sleep(0.05)
+    in_store_monday = store.rows().num_rows
     run_housekeeping(settings, NEXT_SATURDAY)
     for name in TABLES:
         assert _NAME_MAPPING not in tables.table(name).properties, name
 
-    millis = int(between.timestamp() * 1000)
+    millis, monday_millis = int(between.timestamp() * 1000), int(monday.timestamp() * 1000)
     reads = {
-        "journeys_open": run_query(catalog_path(settings), "SELECT * FROM journeys_open"),
+        "journeys_current": run_query(catalog_path(settings), "SELECT * FROM journeys_current"),
         "journeys_closed": run_query(catalog_path(settings), "SELECT * FROM journeys_closed"),
-        f"journeys_open@snapshot={then_open.snapshot_id}": query_as_of(
-            settings, "SELECT * FROM journeys_open", between
+        f"journeys_current@snapshot={then_current.snapshot_id}": query_as_of(
+            settings, "SELECT * FROM journeys_current", between
         ),
-        f"journeys_open@as-of={millis}": query_as_of(
-            settings, "SELECT * FROM journeys_open", between
+        f"journeys_current@as-of={millis}": query_as_of(
+            settings, "SELECT * FROM journeys_current", between
         ),
         f"journeys_closed@as-of={millis}": query_as_of(
             settings, "SELECT * FROM journeys_closed", between
+        ),
+        f"journeys_current@as-of={monday_millis}": query_as_of(
+            settings, "SELECT * FROM journeys_current", monday
+        ),
+        f"journeys_closed@as-of={monday_millis}": query_as_of(
+            settings, "SELECT * FROM journeys_closed", monday
         ),
     }
     java = read_with_java(settings, *reads)
@@ -125,17 +135,25 @@ def test_java_reads_both_tables_now_and_as_of_a_past_time_as_duckdb_does(
     for read, answer in reads.items():
         assert answer.num_rows > 0, read
         _assert_same(read, java[read].rows, _duckdb(answer))
-    assert java[f"journeys_open@as-of={millis}"].snapshot == then_open.snapshot_id
+    assert java[f"journeys_current@as-of={millis}"].snapshot == then_current.snapshot_id
     assert java[f"journeys_closed@as-of={millis}"].snapshot == then_closed.snapshot_id
     for name in TABLES:
         current = tables.table(name).current_snapshot()
         assert current is not None
         assert java[name].snapshot == current.snapshot_id
     # The past reads are really the past: both tables changed since.
-    assert java["journeys_open"].count > java[f"journeys_open@as-of={millis}"].count
     assert java["journeys_closed"].count > java[f"journeys_closed@as-of={millis}"].count
-    open_keys = set(_keyed(java["journeys_open"].rows))
-    assert not open_keys & set(_keyed(java["journeys_closed"].rows))
+    # The raw tables are disjoint for Java too, now and on Monday, and on Monday (after the
+    # nightly run, before housekeeping) their union is the whole store, closed journeys
+    # housekeeping had not moved yet included.
+    for when in ("", f"@as-of={monday_millis}"):
+        current_keys = set(_keyed(java[f"journeys_current{when}"].rows))
+        closed_keys = set(_keyed(java[f"journeys_closed{when}"].rows))
+        assert not current_keys & closed_keys, when
+    monday_rows = java[f"journeys_current@as-of={monday_millis}"].rows
+    assert any(row["status"] == "closed" for row in monday_rows)
+    assert len(monday_rows) == in_store_monday
+    assert all(row["status"] == "open" for row in java["journeys_current"].rows)
 
 
 def test_java_reads_a_lake_of_files_without_field_ids_once_offload_migrate_rewrote_them(
@@ -146,17 +164,17 @@ def test_java_reads_a_lake_of_files_without_field_ids_once_offload_migrate_rewro
     lake = tables.lake
     rows = demo_rows(40)
     opened = rows.filter(pc.equal(rows["status"], "open"))
-    old = lake.path(OPEN_TABLE, "data", "2026-11-20-old", "part-0.parquet")
+    old = lake.path(CURRENT_TABLE, "data", "2026-11-20-old", "part-0.parquet")
     Path(old).parent.mkdir(parents=True)
     pq.write_table(opened, old)  # no field ids, as the offload wrote them before
-    commit_without_field_ids(tables, OPEN_TABLE, [old])
+    commit_without_field_ids(tables, CURRENT_TABLE, [old])
 
-    before = run_java_reader(settings, OPEN_TABLE)
+    before = run_java_reader(settings, CURRENT_TABLE)
     assert before.returncode != 0
     assert "Missing required field" in before.stderr
 
     report = migrate_parquet_lake(settings)
-    assert report.rewritten_files[OPEN_TABLE] == 1
-    after = read_with_java(settings, OPEN_TABLE)
-    _assert_same(OPEN_TABLE, after[OPEN_TABLE].rows, _duckdb(open_table(settings)))
-    assert after[OPEN_TABLE].count == opened.num_rows
+    assert report.rewritten_files[CURRENT_TABLE] == 1
+    after = read_with_java(settings, CURRENT_TABLE)
+    _assert_same(CURRENT_TABLE, after[CURRENT_TABLE].rows, _duckdb(open_table(settings)))
+    assert after[CURRENT_TABLE].count == opened.num_rows

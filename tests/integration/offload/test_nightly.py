@@ -1,4 +1,4 @@
-"""The nightly snapshot into the Iceberg table journeys_open, against a real store server."""
+"""The nightly snapshot into the Iceberg table journeys_current, against a real store server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
 from offload import (
-    OPEN_TABLE,
+    CURRENT_TABLE,
     AuditFailed,
     Lake,
     LakeTables,
@@ -26,7 +26,7 @@ from offload import (
 )
 from offload.iceberg_tables import RUN_ID, STORE_SNAPSHOT_AT
 from offload.nightly import DATA
-from tests.support.offload_lake import by_key, demo_rows, open_table
+from tests.support.offload_lake import by_key, current_table, demo_rows, open_table
 from tests.support.offload_store import PrivateStore
 
 pytestmark = pytest.mark.integration
@@ -45,27 +45,29 @@ def _data_dirs(lake: Lake) -> list[str]:
 
 
 def _snapshots(settings: OffloadSettings) -> list[dict[str, str]]:
-    table = LakeTables(settings).table(OPEN_TABLE)
+    table = LakeTables(settings).table(CURRENT_TABLE)
     return [
         snapshot.summary.additional_properties if snapshot.summary else {}
         for snapshot in table.snapshots()
     ]
 
 
-def test_nightly_replaces_journeys_open_with_the_open_rows_in_one_commit(
+def test_nightly_replaces_journeys_current_with_the_whole_store_in_one_commit(
     store: PrivateStore, settings: OffloadSettings, lake: Lake
 ) -> None:
     store.upsert(demo_rows(200))
     summary = run_nightly(settings, DAY1)
 
-    published = open_table(settings)
+    published = current_table(settings)
     assert published.schema.equals(JOURNEY_SCHEMA)
-    assert by_key(published) == _open_rows(store)
+    assert by_key(published) == by_key(store.rows())  # open and closed: no status filter
+    assert set(published["status"].to_pylist()) == {"open", "closed"}
+    assert by_key(open_table(settings)) == _open_rows(store)
     assert summary.rows == published.num_rows > 0
     (snapshot,) = _snapshots(settings)
     assert snapshot[RUN_ID] == f"nightly-{DAY1}"
     assert datetime.fromisoformat(snapshot[STORE_SNAPSHOT_AT]) <= datetime.now(UTC)
-    for path in LakeTables(settings).file_paths(OPEN_TABLE):
+    for path in LakeTables(settings).file_paths(CURRENT_TABLE):
         assert path.startswith(lake.path(DATA, DAY1.isoformat()))
         metadata = pq.read_metadata(path)
         for group in range(metadata.num_row_groups):
@@ -96,7 +98,7 @@ def test_next_night_replaces_the_content_and_the_old_snapshot_stays_readable(
     store.upsert(demo_rows(50))
     run_nightly(settings, DAY1)
     first = by_key(open_table(settings))
-    first_id = LakeTables(settings).table(OPEN_TABLE).snapshots()[0].snapshot_id
+    first_id = LakeTables(settings).table(CURRENT_TABLE).snapshots()[0].snapshot_id
     store.upsert(demo_rows(30, start=1_000))
     run_nightly(settings, DAY2)
 
@@ -147,7 +149,7 @@ def test_an_unaudited_or_tampered_run_is_never_committed(
     pq.write_table(table.slice(1), part)  # one row lost
     with pytest.raises(AuditFailed, match="rows written"):
         audit_open_snapshot(settings, path)
-    assert LakeTables(settings).table(OPEN_TABLE).current_snapshot() is None
+    assert LakeTables(settings).table(CURRENT_TABLE).current_snapshot() is None
 
 
 def test_a_reader_looping_during_commits_sees_one_whole_snapshot_or_the_other(

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli.app import app
-from offload import CLOSED_TABLE, OPEN_TABLE, build_catalog
+from offload import CLOSED_TABLE, CURRENT_TABLE, build_catalog
 from tests.support.offload_lake import commit_rows, demo_rows, offload_settings
 
 runner = CliRunner()
@@ -30,7 +30,7 @@ def _stack_lake(root: Path, *, catalog: bool = True, data_dir: str = "data") -> 
     """A lake where ``journeys up`` keeps it (``<root>/data/lake``); returns its row count."""
     settings = offload_settings(root / data_dir)
     rows = demo_rows(20)
-    commit_rows(settings, OPEN_TABLE, rows.filter(pc.equal(rows["status"], "open")))
+    commit_rows(settings, CURRENT_TABLE, rows.filter(pc.equal(rows["status"], "open")))
     commit_rows(settings, CLOSED_TABLE, rows.filter(pc.equal(rows["status"], "closed")))
     if catalog:
         build_catalog(settings)

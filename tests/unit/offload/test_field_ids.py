@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from journeys.schema import JOURNEY_SCHEMA
-from offload import CLOSED_TABLE, OPEN_TABLE, LakeStateError, LakeTables, OffloadSettings
+from offload import CLOSED_TABLE, CURRENT_TABLE, LakeStateError, LakeTables, OffloadSettings
 from offload.closed_files import files_without_keys, joined_keys, write_partitioned
 from offload.field_ids import FIELD_ID_KEY, FILE_SCHEMA, iceberg_field_ids
 from offload.parquet_io import ParquetOptions, write_batches
@@ -68,7 +68,7 @@ def test_the_file_schema_is_the_journey_schema_with_the_ids_of_both_tables(
 ) -> None:
     assert FILE_SCHEMA.equals(JOURNEY_SCHEMA)  # names, types, nullability
     assert FILE_SCHEMA.metadata == JOURNEY_SCHEMA.metadata
-    for name in (OPEN_TABLE, CLOSED_TABLE):
+    for name in (CURRENT_TABLE, CLOSED_TABLE):
         ids = iceberg_field_ids(tables.table(name).schema())
         assert ids["customer_id"] == 1
         assert ids["content.title"] == 16
@@ -80,15 +80,15 @@ def test_nightly_files_carry_every_field_id_and_need_no_name_mapping(
 ) -> None:
     lake = tables.lake
     rows = demo_rows(200)
-    directory = lake.path(OPEN_TABLE, "data", "run-1")
+    directory = lake.path(CURRENT_TABLE, "data", "run-1")
     names = ["part-0.parquet", "part-1.parquet"]
     write_batches(lake, directory, names, rows.to_batches(max_chunksize=97), OPTIONS)
-    paths = [lake.path(OPEN_TABLE, "data", "run-1", name) for name in names]
-    assert_table_ids(tables, OPEN_TABLE, paths)
-    tables.replace(OPEN_TABLE, drop=[], add=paths, properties={})
-    table = tables.table(OPEN_TABLE)
+    paths = [lake.path(CURRENT_TABLE, "data", "run-1", name) for name in names]
+    assert_table_ids(tables, CURRENT_TABLE, paths)
+    tables.replace(CURRENT_TABLE, drop=[], add=paths, properties={})
+    table = tables.table(CURRENT_TABLE)
     assert "schema.name-mapping.default" not in table.properties
-    assert by_key(table_rows(tables, OPEN_TABLE)) == by_key(rows)
+    assert by_key(table_rows(tables, CURRENT_TABLE)) == by_key(rows)
 
 
 def test_housekeeping_files_and_their_rewrites_carry_every_field_id(tables: LakeTables) -> None:
@@ -107,12 +107,12 @@ def test_housekeeping_files_and_their_rewrites_carry_every_field_id(tables: Lake
 
 def test_a_file_without_field_ids_is_refused_by_the_commit(tables: LakeTables) -> None:
     lake = tables.lake
-    path = lake.path(OPEN_TABLE, "data", "old", "part-0.parquet")
+    path = lake.path(CURRENT_TABLE, "data", "old", "part-0.parquet")
     Path(path).parent.mkdir(parents=True)
     pq.write_table(demo_rows(5), path)
     with pytest.raises(LakeStateError, match="does not carry the Iceberg field ids"):
-        tables.replace(OPEN_TABLE, drop=[], add=[path], properties={})
-    assert tables.table(OPEN_TABLE).current_snapshot() is None
+        tables.replace(CURRENT_TABLE, drop=[], add=[path], properties={})
+    assert tables.table(CURRENT_TABLE).current_snapshot() is None
 
 
 def test_a_table_whose_schema_numbers_the_columns_otherwise_is_refused(
@@ -120,7 +120,7 @@ def test_a_table_whose_schema_numbers_the_columns_otherwise_is_refused(
 ) -> None:
     tables = LakeTables(settings)
     other = pa.schema(list(reversed(list(JOURNEY_SCHEMA))))
-    tables.catalog.drop_table(tables.identifier(OPEN_TABLE))
-    tables.catalog.create_table(tables.identifier(OPEN_TABLE), schema=other)
+    tables.catalog.drop_table(tables.identifier(CURRENT_TABLE))
+    tables.catalog.create_table(tables.identifier(CURRENT_TABLE), schema=other)
     with pytest.raises(LakeStateError, match="field ids"):
         LakeTables(settings)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from offload import CLOSED_TABLE, OPEN_TABLE, LakeTables, OffloadSettings
+from offload import CLOSED_TABLE, CURRENT_TABLE, LakeTables, OffloadSettings
 from offload.migration import migrate_parquet_lake
 from tests.support.offload_lake import by_key, commit_without_field_ids, demo_rows
 from tests.unit.offload.test_field_ids import (
@@ -27,7 +27,7 @@ def test_migrate_rewrites_old_style_files_in_one_commit_per_table(
     lake = tables.lake
     rows = demo_rows(200)
     closed = rows.filter(pc.equal(rows.column("status"), "closed"))
-    old_open = [lake.path(OPEN_TABLE, "data", "old", f"part-{n}.parquet") for n in (0, 1)]
+    old_open = [lake.path(CURRENT_TABLE, "data", "old", f"part-{n}.parquet") for n in (0, 1)]
     Path(old_open[0]).parent.mkdir(parents=True)
     pq.write_table(rows.slice(0, 100), old_open[0])  # JOURNEY_SCHEMA, no field ids
     pq.write_table(rows.slice(100), old_open[1])
@@ -37,16 +37,16 @@ def test_migrate_rewrites_old_style_files_in_one_commit_per_table(
     in_month = closed.filter(pc.equal(pc.strftime(closed.column("closed_at"), "%Y-%m"), month))
     pq.write_table(in_month, old_closed)
     assert all(set(file_ids(path).values()) == {-1} for path in [*old_open, old_closed])
-    commit_without_field_ids(tables, OPEN_TABLE, old_open)
+    commit_without_field_ids(tables, CURRENT_TABLE, old_open)
     commit_without_field_ids(tables, CLOSED_TABLE, [old_closed])
     before = {
         name: (tables.table(name).current_snapshot(), table_rows(tables, name))
-        for name in (OPEN_TABLE, CLOSED_TABLE)
+        for name in (CURRENT_TABLE, CLOSED_TABLE)
     }
 
     report = migrate_parquet_lake(settings)
 
-    assert report.rewritten_files == {OPEN_TABLE: 2, CLOSED_TABLE: 1}
+    assert report.rewritten_files == {CURRENT_TABLE: 2, CLOSED_TABLE: 1}
     for name, (snapshot, content) in before.items():
         table = tables.table(name)
         assert snapshot is not None
@@ -64,7 +64,7 @@ def test_migrate_rewrites_old_style_files_in_one_commit_per_table(
         assert by_key(table_rows(tables, name, snapshot.snapshot_id)) == by_key(content)
 
     again = migrate_parquet_lake(settings)
-    assert again.rewritten_files == {OPEN_TABLE: 0, CLOSED_TABLE: 0}
+    assert again.rewritten_files == {CURRENT_TABLE: 0, CLOSED_TABLE: 0}
     assert all(len(tables.table(name).snapshots()) == 2 for name in before)
 
 
@@ -72,13 +72,13 @@ def test_migrate_deletes_the_copies_an_interrupted_run_left(
     settings: OffloadSettings, tables: LakeTables
 ) -> None:
     lake = tables.lake
-    old = lake.path(OPEN_TABLE, "data", "old", "part-0.parquet")
+    old = lake.path(CURRENT_TABLE, "data", "old", "part-0.parquet")
     Path(old).parent.mkdir(parents=True)
     pq.write_table(demo_rows(20), old)
-    commit_without_field_ids(tables, OPEN_TABLE, [old])
-    leftover = Path(lake.path(OPEN_TABLE, "data", "old", "fieldids-dead0000-0.parquet"))
+    commit_without_field_ids(tables, CURRENT_TABLE, [old])
+    leftover = Path(lake.path(CURRENT_TABLE, "data", "old", "fieldids-dead0000-0.parquet"))
     leftover.write_bytes(b"torn")
     migrate_parquet_lake(settings)
     assert not leftover.exists()
-    (current,) = tables.file_paths(OPEN_TABLE)
+    (current,) = tables.file_paths(CURRENT_TABLE)
     assert Path(current).name.startswith("fieldids-")

@@ -11,17 +11,17 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from offload import OPEN_TABLE, LakeTables, OffloadSettings
+from offload import CURRENT_TABLE, LakeTables, OffloadSettings
 from tests.support.offload_lake import commit_rows, demo_rows, offload_settings
 
 runner = CliRunner()
-COUNT_OPEN = "SELECT count(*) AS n FROM journeys_open"
+COUNT_OPEN = "SELECT count(*) AS n FROM journeys_current"
 
 
 def _commit(settings: OffloadSettings, customers: int, start: int) -> tuple[int, datetime]:
-    """Commit a new content of journeys_open; its row count and a time just after the commit."""
+    """Commit a new content of journeys_current; its row count and a time just after the commit."""
     rows = demo_rows(customers, start=start)
-    commit_rows(settings, OPEN_TABLE, rows)
+    commit_rows(settings, CURRENT_TABLE, rows)
     time.sleep(0.02)  # snapshot timestamps are milliseconds: keep the moments apart
     after = datetime.now(UTC)
     time.sleep(0.02)
@@ -54,7 +54,7 @@ def test_expiry_keeps_the_snapshot_current_at_the_start_of_the_window(
     second_rows, window_start = _commit(settings, 5, start=100)
     _commit(settings, 7, start=200)
 
-    expired = LakeTables(settings).expire_snapshots(OPEN_TABLE, older_than=window_start)
+    expired = LakeTables(settings).expire_snapshots(CURRENT_TABLE, older_than=window_start)
 
     assert expired == 1  # only the first: the second was current when the window starts
     code, output = _sql_as_of(settings, window_start)
@@ -69,8 +69,8 @@ def test_as_of_before_the_oldest_snapshot_kept_fails_in_one_line_naming_the_olde
     _, window_start = _commit(settings, 5, start=100)
     _commit(settings, 7, start=200)
     tables = LakeTables(settings)
-    tables.expire_snapshots(OPEN_TABLE, older_than=window_start)
-    oldest_ms = tables.table(OPEN_TABLE).history()[0].timestamp_ms
+    tables.expire_snapshots(CURRENT_TABLE, older_than=window_start)
+    oldest_ms = tables.table(CURRENT_TABLE).history()[0].timestamp_ms
     oldest = datetime.fromtimestamp(oldest_ms / 1000, UTC)
 
     code, output = _sql_as_of(settings, before_expiry)
