@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from journeys.schema import CONTENT_TYPE, JOURNEY_SCHEMA, UTC_TIMESTAMP
+from store.errors import StoreInternalError
 
 CONTENT_FIELDS: Final = tuple(field.name for field in CONTENT_TYPE)
 #: The flat columns a journey travels as (``content`` split into ``content_<field>``).
@@ -148,7 +149,7 @@ def _split_strings(length: int, packed: bytes, nulls: np.ndarray[Any, Any] | Non
     data = np.frombuffer(packed, dtype=np.uint8)
     separators = np.flatnonzero(data == 0)
     if len(separators) != length - 1:
-        raise ValueError("a packed lookup result does not match its row count")
+        raise StoreInternalError("a packed lookup result does not match its row count")
     offsets = np.zeros(length + 1, dtype=np.int32)
     offsets[1:-1] = separators - np.arange(length - 1, dtype=separators.dtype)
     offsets[-1] = len(data) - (length - 1)
@@ -167,7 +168,7 @@ def packed_to_table(row: Sequence[Any] | None) -> pa.Table:
     length = int(row[0])
     fixed = np.frombuffer(row[1], dtype=_FIXED_DTYPE)
     if len(fixed) != length:
-        raise ValueError("a packed lookup result does not match its row count")
+        raise StoreInternalError("a packed lookup result does not match its row count")
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     texts = iter(row[2:])
     for name in FLAT_COLUMNS:
