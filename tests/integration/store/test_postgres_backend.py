@@ -99,9 +99,6 @@ def test_lookups_use_the_primary_key_index_and_one_customer_only_its_partition(
         assert "journeys_p" in plan, plan
         assert "_pkey" in plan, plan
         assert "Seq Scan" not in plan, plan
-    # Several customers: one probe per id (a nested loop), never a hash of the ids and a scan.
-    assert "Nested Loop" in many, many
-    assert "Hash" not in many, many
     # Hash partitions by customer_id: a single customer's lookup reads only its partition,
     # pruned when the generic plan starts (4 partitions: 3 removed).
     assert "Subplans Removed: 3" in one, one
