@@ -206,6 +206,7 @@ def measure(opened: Opened, rows: int, lookups: int, upsert_5m: bool = False) ->
         "single lookup p99 (warm)": percentile(warm_s, 0.99),
         "single lookup CPU (warm, mean)": warm_cost.cpu_s / len(cold),
         "batch of 500 lookup p50": statistics.median(batch_s),
+        "batch of 500 lookup p99": percentile(batch_s, 0.99),
         "batch of 500 lookup CPU (mean)": batch_cost.cpu_s / len(batches),
     }
     figures |= measure_async(opened, customers, native=False)

@@ -308,7 +308,8 @@ class PostgresAsyncStore(AsyncStoreClient):
         query = lookup_query(list(customer_ids), status)
         if query is None:
             return rows_to_table([])
-        return lookup_result(await self._reads.lookup(*query))
+        sql, param = query
+        return lookup_result(sql, await self._reads.lookup(sql, param))
 
     async def aclose(self) -> None:
         """Close the async connections, then the blocking client and its workers."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as flight
@@ -55,6 +56,33 @@ def test_upsert_then_lookup_returns_the_new_values(any_store: AnyStore) -> None:
     assert found["journey_id"].to_pylist() == ["j-2", "j-1"]  # by priority
     assert found["priority"].to_pylist() == [1, 3]
     assert found["content"][0].as_py()["title"] == "Up to 40% off"
+
+
+def test_lookups_return_every_value_as_written_nulls_and_non_ascii_included(
+    any_store: AnyStore,
+) -> None:
+    prefix = unique_prefix()
+    later = datetime(2031, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    rows = [
+        journey_row(f"{prefix}-1", "j-1", campaign="été · 夏 · 🌞", journey_name="",
+                    content={"title": "Ünïcødé ✓", "body": None, "cta_url": "https://x/ä",
+                             "image_url": ""},
+                    valid_to=later, status="closed", closed_at=later, priority=-7, step=12,
+                    attributes='{"name":"Zoë","emoji":"🎉","n":[1,2]}'),
+        journey_row(f"{prefix}-1", "j-2", priority=-7),
+        journey_row(f"{prefix}-2", "j-1", content={"title": "", "body": None, "cta_url": None,
+                                                   "image_url": None}),
+    ]  # fmt: skip
+    with any_store.client("writer") as writer, any_store.client("reader") as reader:
+        writer.upsert(journeys_table(rows))
+        one = reader.lookup([f"{prefix}-1"])
+        many = reader.lookup([f"{prefix}-2", f"{prefix}-missing", f"{prefix}-1"])
+    assert one.equals(many.slice(0, 2))
+
+    def comparable(row: dict[str, object]) -> dict[str, object]:
+        return {**row, "updated_at": None, "attributes": orjson.loads(str(row["attributes"]))}
+
+    assert [comparable(r) for r in many.to_pylist()] == [comparable(r) for r in rows]
 
 
 def test_reupserting_a_key_updates_and_never_duplicates(any_store: AnyStore) -> None:
