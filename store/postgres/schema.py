@@ -6,8 +6,8 @@
   (``timestamptz``, ``content`` and ``attributes`` as ``jsonb`` objects, the status checks),
   primary key ``(customer_id, journey_id)`` with ``customer_id`` first, **hash-partitioned by
   customer_id** (the same distribution key Citus or YugabyteDB would use). The primary key's
-  b-tree serves lookups by customer (``customer_id = $1`` on its leading column, probed once
-  per id for several; a test checks the plans).
+  b-tree serves lookups by customer (``customer_id = $1``, or ``= ANY($1)`` for several: a
+  condition on its leading column; a test checks the plans).
 * ``journeys_lookup``: a view of the table; readers may read the view, not the table, so the
   database refuses an offloader's lookup like the Flight server refuses its token.
 * ``journeys_clock``: one row, the last change marker handed out (see :mod:`.client`).
