@@ -44,6 +44,7 @@ def producer_kwargs(settings: KafkaSettings, *, role: str) -> dict[str, Any]:
         "client_id": f"{settings.client_id}-{role}",
         "acks": acks,
         "linger_ms": settings.producer_linger_ms,
+        "max_batch_size": settings.producer_max_batch_bytes,
         "enable_idempotence": settings.idempotent_producer(),
         **settings.connection_kwargs(),
     }

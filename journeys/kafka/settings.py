@@ -28,6 +28,8 @@ FETCH_MAX_WAIT_MS = 500
 SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 3_000
 CONSUMER_METADATA_MAX_AGE_MS = 1_000
+#: What a producer buffers per partition before ``send()`` waits (aiokafka's default: 16 KiB).
+PRODUCER_MAX_BATCH_BYTES = 256 * 1024
 
 
 class KafkaSettings(BaseSettings):
@@ -60,6 +62,12 @@ class KafkaSettings(BaseSettings):
     create_topics: bool = True
 
     producer_linger_ms: int = Field(default=0, ge=0)
+    #: Bytes a producer buffers per partition while that partition's previous batch awaits its
+    #: acknowledgement; past it ``send()`` waits, holding everything the caller does next (the
+    #: responder's whole poll loop). At most the topics' ``max.message.bytes`` (1 MB default).
+    producer_max_batch_bytes: int = Field(
+        default=PRODUCER_MAX_BATCH_BYTES, ge=16 * 1024, le=1_000_000
+    )
     producer_acks: Literal["0", "1", "all"] = "all"
     fetch_max_wait_ms: int = Field(default=FETCH_MAX_WAIT_MS, ge=0)
     session_timeout_ms: int = Field(default=SESSION_TIMEOUT_MS, ge=1_000)
