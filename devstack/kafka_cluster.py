@@ -59,11 +59,17 @@ CLUSTER_SETTINGS: Final[Mapping[str, str]] = {
 #: Failure detection fast enough for a 2 s lookup deadline (``broker.session.timeout.ms``):
 #: until the controller fences a crashed broker it stays in the ISR of every partition it
 #: replicates, and none of them can take a write (acks=all) or show a consumer a new record.
-#: Kafka's default (9 s) makes a broker crash a 9 s outage of every lookup; see
-#: deploy/kafka/README.md.
+#: Kafka's default (9 s) makes a broker crash a 9 s outage of every lookup. After the fencing a
+#: new leader's high watermark advances only when the other follower fetches from it: the
+#: follower's fetcher picks the partition up after its current long poll
+#: (``replica.fetch.wait.max.ms``, 500 ms by default; seen as 0.47 s) or, when its first fetch
+#: reached the new leader before that broker knew it led, after ``replica.fetch.backoff.ms``
+#: (1 s by default). See deploy/kafka/README.md.
 FAST_FAILURE_DETECTION: Final[Mapping[str, str]] = {
     "broker.session.timeout.ms": "1000",
     "broker.heartbeat.interval.ms": "250",
+    "replica.fetch.wait.max.ms": "100",
+    "replica.fetch.backoff.ms": "100",
 }
 
 #: The line a node logs when it becomes the active controller (its id, the epoch).

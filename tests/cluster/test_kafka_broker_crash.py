@@ -5,8 +5,7 @@ The victim is the broker leading the most request partitions, made to lead gatew
 partition too (a reassignment and a preferred-leader election before the load). The issue's
 targets: no failed lookup; failing that, failures only inside the window in which Kafka has not
 yet moved the dead broker's leaderships (``leaders_moved_at_s``) and at most 0.5 % of the run;
-never a wrong answer, no gateway ever not ready. All of these are asserted except the 0.5 %,
-which is printed: it is not met reliably here (see the end of the test).
+never a wrong answer, no gateway ever not ready. All of these are asserted.
 
 What bounds it (measured, see the report): until the controller fences the dead broker
 (``broker.session.timeout.ms``, 9 s by default) it stays in the ISR of every partition (RF 3 on
@@ -16,7 +15,9 @@ than their deadline for the fencing fail, whatever the clients do: on Kafka's de
 2,031 failed. So the cluster here detects a crash as production must for a 2 s deadline
 (:data:`~devstack.kafka_cluster.FAST_FAILURE_DETECTION`, deploy/kafka/README.md), and the
 victim is not the active controller: production runs dedicated controllers, and a controller
-failover adds the quorum's own election to the window (a separate fault).
+failover adds the quorum's own election to the window (a separate fault). The same settings
+make the new leaders' followers fetch from them at once after the fencing; before they did,
+the first replies after it waited 0.4-1.2 s more, and one CI run failed 44 of 1,949 lookups.
 """
 
 from __future__ import annotations
@@ -136,8 +137,6 @@ async def test_a_broker_killed_with_sigkill_fails_no_lookup(cluster_stack: Chaos
     ]
     assert not outside, f"{len(outside)} lookups failed outside the window: {summary}"
     assert_always_ready(summary)
-    # The issue's ceiling (MAX_FAILED_SHARE) is reported, not asserted: on this 2-core machine
-    # it is not met reliably (10 runs at 0-0.3 %, one at 2.3 %: 44 lookups in flight across the
-    # fencing, with the three JVMs and the stack starved of CPU while the cluster recovered).
     failed_share = len(report.failed) / len(report.outcomes)
     print(f"failed {failed_share:.2%} of the run; the issue's ceiling is {MAX_FAILED_SHARE:.1%}")
+    assert failed_share <= MAX_FAILED_SHARE, f"{failed_share:.1%} of lookups failed: {summary}"
