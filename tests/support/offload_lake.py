@@ -35,6 +35,18 @@ def offload_settings(
     )
 
 
+def offload_env_of(settings: OffloadSettings) -> dict[str, str]:
+    """``settings`` as the JOURNEYS_OFFLOAD_* variables a job subprocess reads."""
+    return {
+        "JOURNEYS_OFFLOAD_LAKE_URI": settings.lake_uri,
+        "JOURNEYS_OFFLOAD_CATALOG_PATH": str(settings.catalog_path),
+        "JOURNEYS_OFFLOAD_METRICS_DIR": str(settings.metrics_dir),
+        "JOURNEYS_OFFLOAD_ROW_GROUP_SIZE": str(settings.row_group_size),
+        "JOURNEYS_OFFLOAD_STORE__URL": settings.store.url,
+        "JOURNEYS_OFFLOAD_STORE__TOKEN": settings.store.token.get_secret_value(),
+    }
+
+
 def demo_rows(customers: int, *, start: int = 1, seed: int = 7) -> pa.Table:
     """Demo journeys of ``customers`` customers (≈5 each), as one table of JOURNEY_SCHEMA."""
     tables = list(generate_journeys(customers, seed=seed, start=start, anchor=ANCHOR))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from offload import Lake, OffloadSettings
-from tests.support.offload_lake import offload_settings
+from tests.support.offload_lake import offload_env_of, offload_settings
 from tests.support.offload_store import PrivateStore, private_store
 
 
@@ -34,11 +34,4 @@ def lake(settings: OffloadSettings) -> Lake:
 @pytest.fixture
 def offload_env(settings: OffloadSettings) -> dict[str, str]:
     """The same settings as JOURNEYS_OFFLOAD_* variables, for job subprocesses."""
-    return {
-        "JOURNEYS_OFFLOAD_LAKE_URI": settings.lake_uri,
-        "JOURNEYS_OFFLOAD_CATALOG_PATH": str(settings.catalog_path),
-        "JOURNEYS_OFFLOAD_METRICS_DIR": str(settings.metrics_dir),
-        "JOURNEYS_OFFLOAD_ROW_GROUP_SIZE": str(settings.row_group_size),
-        "JOURNEYS_OFFLOAD_STORE__URL": settings.store.url,
-        "JOURNEYS_OFFLOAD_STORE__TOKEN": settings.store.token.get_secret_value(),
-    }
+    return offload_env_of(settings)

@@ -49,6 +49,7 @@ from tests.support.offload_lake import (
     closed_table,
     current_table,
     demo_rows,
+    offload_env_of,
     offload_settings,
 )
 from tests.support.offload_store import private_store
@@ -174,17 +175,7 @@ def assert_every_journey_once(store: WeekStore, campaigns: Campaigns, when: str)
 def _killed_run(store: WeekStore, job: str, run_date: date, crash_at: str) -> None:
     """Run ``job`` in a subprocess that SIGKILLs itself at ``crash_at``."""
     settings = store.settings
-    env = {
-        **os.environ,
-        **{
-            "JOURNEYS_OFFLOAD_LAKE_URI": settings.lake_uri,
-            "JOURNEYS_OFFLOAD_CATALOG_PATH": str(settings.catalog_path),
-            "JOURNEYS_OFFLOAD_METRICS_DIR": str(settings.metrics_dir),
-            "JOURNEYS_OFFLOAD_ROW_GROUP_SIZE": str(settings.row_group_size),
-            "JOURNEYS_OFFLOAD_STORE__URL": settings.store.url,
-            "JOURNEYS_OFFLOAD_STORE__TOKEN": settings.store.token.get_secret_value(),
-        },
-    }
+    env = {**os.environ, **offload_env_of(settings)}
     done = subprocess.run(
         [sys.executable, "-m", "tests.support.offload_crash_runner", job, str(run_date), crash_at],
         env=env,
