@@ -15,6 +15,9 @@ from offload import (
 )
 from offload.airflow_settings import settings_from_airflow  # I/O: in tasks only
 
+CURRENT_TABLE = Asset(name="journeys_current")
+#: The asset this DAG emitted before ``journeys_current`` (when it published only the open
+#: journeys): still emitted, so analysts' DAGs scheduled on it keep running.
 OPEN_SNAPSHOT = Asset(name="journeys_open")
 
 
@@ -43,14 +46,15 @@ def journeys_nightly_offload() -> None:
        (the summary holds this DAG run's id and the store snapshot point, so a retry never
        commits twice); a journey the store holds again after it was moved (re-sent) leaves
        `journeys_closed` by a second commit, so the tables stay disjoint; then the analysts'
-       DuckDB catalog is rebuilt; emits an event of the asset `journeys_open`;
+       DuckDB catalog is rebuilt; emits an event of the assets `journeys_current` (as
+       weekend housekeeping's refresh does) and `journeys_open` (its older name);
     4. **clean** — expire table snapshots older than the retention (7 days) and delete the
        data files no live snapshot reads.
 
     Tasks pass the run's path by XCom and call `offload`; every task may be retried. Settings:
     connection `journeys_store` (password = offloader token), variable `journeys_lake_uri`,
     else `JOURNEYS_OFFLOAD_*`.
-    Schedule analysts' DAGs on `Asset("journeys_open")` to run on fresh data.
+    Schedule analysts' DAGs on `Asset("journeys_current")` to run on fresh data.
     """
 
     @task
@@ -66,11 +70,13 @@ def journeys_nightly_offload() -> None:
         """Check the snapshot against the store's row count and schema, and its key."""
         return audit_open_snapshot(settings_from_airflow(), path)
 
-    @task(outlets=[OPEN_SNAPSHOT])
+    @task(outlets=[CURRENT_TABLE, OPEN_SNAPSHOT])
     def publish(path: str) -> str:
         """Commit the files as the whole content of journeys_current (once per DAG run)."""
         published = publish_open_snapshot(settings_from_airflow(), path)
-        get_current_context()["outlet_events"][OPEN_SNAPSHOT].extra = {"snapshot": published}
+        events = get_current_context()["outlet_events"]
+        for asset in (CURRENT_TABLE, OPEN_SNAPSHOT):
+            events[asset].extra = {"snapshot": published}
         return published
 
     @task

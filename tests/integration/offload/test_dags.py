@@ -61,7 +61,7 @@ def test_every_dag_file_imports_without_errors(airflow_home: AirflowHome) -> Non
     weekend = bag["dags"]["journeys_weekend_housekeeping"]
     assert nightly["tasks"] == ["write", "audit", "publish", "clean"]
     assert weekend["tasks"] == ["write", "audit", "commit", "purge", "refresh"]
-    assert nightly["outlets"] == {"publish": ["journeys_open"]}
+    assert nightly["outlets"] == {"publish": ["journeys_current", "journeys_open"]}
     assert weekend["outlets"] == {"commit": ["journeys_closed"], "refresh": ["journeys_current"]}
     for dag in (nightly, weekend):
         assert dag["max_active_runs"] == 1
