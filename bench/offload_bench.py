@@ -16,6 +16,10 @@ runs the nightly job of that git revision (``git archive`` of its packages into 
 directory, run in a subprocess: before issue 20 it offloaded the open journeys only) the same
 number of times; the bound is the whole-table nightly at ≥ 0.9x its rows/s.
 
+Last, Apache Iceberg's own Java library (``IcebergGenerics``, the CI reader test's reader,
+jars from ``make iceberg-java``) reads both tables as a Spark- or Trino-style engine's
+library would, and its rows/s (the scan's own time, JVM start excluded) is in the table.
+
 Iceberg next to plain Parquet, in the same run: each nightly run is preceded by the same write
 and audit without the Iceberg commit (``write_open_snapshot`` + ``audit_open_snapshot``: the
 pre-Iceberg path's work minus its pointer-file switch). The bound: the Iceberg nightly keeps
@@ -42,13 +46,17 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from offload import (
+    CLOSED_TABLE,
+    CURRENT_TABLE,
     JobSummary,
+    OffloadSettings,
     audit_open_snapshot,
     run_housekeeping,
     run_nightly,
     write_open_snapshot,
 )
 from store import generate_journeys
+from tests.support.iceberg_java import run_java_reader
 from tests.support.offload_lake import ANCHOR, offload_settings
 from tests.support.offload_store import private_store
 
@@ -129,6 +137,20 @@ def _drain_scan(url: str, token: str, status: str) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
+def _java_reads(settings: OffloadSettings) -> dict[str, tuple[int, float]]:
+    """Rows and seconds of Apache Iceberg's Java library reading each table (count only)."""
+    reads = [f"{name}!count" for name in (CURRENT_TABLE, CLOSED_TABLE)]
+    done = run_java_reader(settings, *reads, timeout_s=1_800)
+    if done.returncode != 0:
+        raise SystemExit(f"the Iceberg Java reader failed: {done.stderr[-2000:]}")
+    results = {}
+    for line in done.stdout.splitlines():
+        summary = json.loads(line)
+        name = summary["read"].removesuffix("!count")
+        results[name] = (int(summary["rows"]), max(summary["millis"], 1) / 1000)
+    return results
+
+
 def main() -> None:
     """Seed, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -187,6 +209,7 @@ def main() -> None:
         # With journeys_closed no longer empty, publish also compares the two tables' keys.
         after_move = run_nightly(settings, RUN_DATE, force=True)
         load_after = os.getloadavg()
+        java_reads = _java_reads(settings)
 
     base_rate = statistics.median(rows / seconds for rows, seconds in baseline)
     closed_rate = closed_baseline[0] / closed_baseline[1]
@@ -261,6 +284,11 @@ def main() -> None:
         f"{after_move.mb_per_s:,.1f}",
         "",
     )
+    for name, (rows, seconds) in java_reads.items():
+        table.add_row(
+            f"Iceberg Java library reads {name}", f"{rows:,}", f"{seconds:.2f}",
+            f"{rows / seconds:,.0f}", "", "", "",
+        )  # fmt: skip
     console.print(table)
     steps = Table(title="seconds per step (nightly: median over runs)")
     for column in ("job", "step", "seconds", "share"):

@@ -69,9 +69,12 @@ class JavaRead:
     count: int = -1
 
 
-def run_java_reader(settings: OffloadSettings, *reads: str) -> subprocess.CompletedProcess[str]:
+def run_java_reader(
+    settings: OffloadSettings, *reads: str, timeout_s: float = _TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """Run the Java reader on the lake's SQLite catalog; ``reads`` as the reader takes them
-    (``journeys_open``, ``journeys_open@snapshot=ID``, ``journeys_closed@as-of=MILLIS``)."""
+    (``journeys_current``, ``journeys_current@snapshot=ID``, ``journeys_closed@as-of=MILLIS``,
+    any of them with ``!count`` for the summary line only)."""
     java, libs = _require()
     lake = Lake(settings.lake_uri)
     command = [
@@ -86,7 +89,7 @@ def run_java_reader(settings: OffloadSettings, *reads: str) -> subprocess.Comple
         *reads,
     ]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False, cwd=READER_DIR
+        command, capture_output=True, text=True, timeout=timeout_s, check=False, cwd=READER_DIR
     )
 
 

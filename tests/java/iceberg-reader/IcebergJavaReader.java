@@ -6,11 +6,14 @@
 //   java -cp '.cache/iceberg-java-<version>/libs/*' tests/java/iceberg-reader/IcebergJavaReader.java \
 //       <catalog.sqlite> <warehouse URI> <catalog name> <namespace> READ...
 //
-// READ is `TABLE` (the current snapshot), `TABLE@snapshot=ID` or `TABLE@as-of=EPOCH_MILLIS`.
+// READ is `TABLE` (the current snapshot), `TABLE@snapshot=ID` or `TABLE@as-of=EPOCH_MILLIS`;
+// a READ ending in `!count` reads every row the same way but prints only the summary (the
+// offload benchmark's Java read, bench/offload_bench.py).
 // The catalog is Iceberg's JdbcCatalog on the SQLite file, opened read-only; rows are read
 // with IcebergGenerics and no name mapping, so every column is found by its Iceberg field id.
 // Output, one JSON object per line: {"read": READ, "row": {...}} per row, then
-// {"read": READ, "snapshot": ID or null, "rows": N}. Timestamps are epoch microseconds (UTC).
+// {"read": READ, "snapshot": ID or null, "rows": N, "millis": M} (M: the scan's wall time).
+// Timestamps are epoch microseconds (UTC).
 // Any failure: the exception on stderr and exit code 1.
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -67,7 +70,8 @@ public class IcebergJavaReader {
 
   private static void read(JdbcCatalog catalog, Namespace namespace, String spec, BufferedWriter out)
       throws Exception {
-    String[] parts = spec.split("@", 2);
+    boolean countOnly = spec.endsWith("!count");
+    String[] parts = spec.substring(0, spec.length() - (countOnly ? 6 : 0)).split("@", 2);
     Table table = catalog.loadTable(TableIdentifier.of(namespace, parts[0]));
     IcebergGenerics.ScanBuilder scan = IcebergGenerics.read(table);
     Long snapshotId;
@@ -85,9 +89,14 @@ public class IcebergJavaReader {
       throw new IllegalArgumentException("unknown read " + spec);
     }
     long rows = 0;
+    long started = System.nanoTime();
     Types.StructType struct = table.schema().asStruct();
     try (CloseableIterable<Record> records = scan.build()) {
       for (Record record : records) {
+        if (countOnly) {
+          rows++;
+          continue;
+        }
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("read", spec);
         line.put("row", toJson(record, struct));
@@ -100,6 +109,7 @@ public class IcebergJavaReader {
     summary.put("read", spec);
     summary.put("snapshot", snapshotId);
     summary.put("rows", rows);
+    summary.put("millis", (System.nanoTime() - started) / 1_000_000);
     out.write(JSON.writeValueAsString(summary));
     out.newLine();
   }
