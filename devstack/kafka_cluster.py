@@ -39,7 +39,7 @@ from devstack.processes import free_port
 from journeys.kafka.errors import BrokerStartError
 
 #: What a node of the cluster sets on top of :data:`SMALL_NODE_SETTINGS`: production's
-#: replication (deploy/kafka/README.md), and Kafka's own failure detection.
+#: replication as deploy/kafka/README.md recommends it, and Kafka's own failure detection.
 CLUSTER_SETTINGS: Final[Mapping[str, str]] = {
     "default.replication.factor": "3",
     "min.insync.replicas": "2",
@@ -49,6 +49,14 @@ CLUSTER_SETTINGS: Final[Mapping[str, str]] = {
     "transaction.state.log.min.isr": "2",
     "share.coordinator.state.topic.replication.factor": "3",
     "share.coordinator.state.topic.min.isr": "2",
+    # After any leader change (an election, a crash) a new leader's high watermark moves only
+    # when its followers have fetched from it. Their fetcher takes the partition up after its
+    # current long poll (replica.fetch.wait.max.ms, 500 ms by default) or, when its first fetch
+    # reached the new leader before that broker applied the change, after
+    # replica.fetch.backoff.ms (1 s by default): seen in CI as a 2.1 s stall of one gateway's
+    # replies at a preferred-leader election, and as 0.4-1.2 s after a crash's fencing.
+    "replica.fetch.wait.max.ms": "100",
+    "replica.fetch.backoff.ms": "100",
     # A single node relaxes these (nobody to fail over to); a cluster fails over, and how
     # soon it notices a crashed broker is what the tests measure: Kafka's defaults.
     "broker.session.timeout.ms": "9000",
@@ -59,17 +67,11 @@ CLUSTER_SETTINGS: Final[Mapping[str, str]] = {
 #: Failure detection fast enough for a 2 s lookup deadline (``broker.session.timeout.ms``):
 #: until the controller fences a crashed broker it stays in the ISR of every partition it
 #: replicates, and none of them can take a write (acks=all) or show a consumer a new record.
-#: Kafka's default (9 s) makes a broker crash a 9 s outage of every lookup. After the fencing a
-#: new leader's high watermark advances only when the other follower fetches from it: the
-#: follower's fetcher picks the partition up after its current long poll
-#: (``replica.fetch.wait.max.ms``, 500 ms by default; seen as 0.47 s) or, when its first fetch
-#: reached the new leader before that broker knew it led, after ``replica.fetch.backoff.ms``
-#: (1 s by default). See deploy/kafka/README.md.
+#: Kafka's default (9 s) makes a broker crash a 9 s outage of every lookup; see
+#: deploy/kafka/README.md.
 FAST_FAILURE_DETECTION: Final[Mapping[str, str]] = {
     "broker.session.timeout.ms": "1000",
     "broker.heartbeat.interval.ms": "250",
-    "replica.fetch.wait.max.ms": "100",
-    "replica.fetch.backoff.ms": "100",
 }
 
 #: The line a node logs when it becomes the active controller (its id, the epoch).

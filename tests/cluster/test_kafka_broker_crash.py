@@ -15,9 +15,10 @@ than their deadline for the fencing fail, whatever the clients do: on Kafka's de
 2,031 failed. So the cluster here detects a crash as production must for a 2 s deadline
 (:data:`~devstack.kafka_cluster.FAST_FAILURE_DETECTION`, deploy/kafka/README.md), and the
 victim is not the active controller: production runs dedicated controllers, and a controller
-failover adds the quorum's own election to the window (a separate fault). The same settings
-make the new leaders' followers fetch from them at once after the fencing; before they did,
-the first replies after it waited 0.4-1.2 s more, and one CI run failed 44 of 1,949 lookups.
+failover adds the quorum's own election to the window (a separate fault). The cluster's
+follower-fetch settings (:data:`~devstack.kafka_cluster.CLUSTER_SETTINGS`) make the new
+leaders' followers fetch from them at once after the fencing; before they did, the first replies
+after it waited 0.4-1.2 s more, and one CI run failed 44 of 1,949 lookups.
 """
 
 from __future__ import annotations
